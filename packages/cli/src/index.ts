@@ -1,1 +1,3 @@
-export {};
+export type { Command, CommandIO } from './command';
+export { UsageError } from './command';
+export { main } from './main';

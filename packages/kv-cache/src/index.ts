@@ -1,1 +1,1 @@
-export {};
+export type { KVCacheShape, KVCacheV1, KVHeadView } from './contract';

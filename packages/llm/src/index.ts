@@ -1,1 +1,11 @@
-export {};
+export type {
+  ChatMessage,
+  FinishReason,
+  GenerateResult,
+  GenerationParameters,
+  LanguageModelInput,
+  LanguageModelV1,
+  Role,
+  StreamPart,
+  Usage,
+} from './language-model';
