@@ -1,3 +1,4 @@
 import { meldTsup } from '@meld/tsup-config';
 
-export default meldTsup({ entry: ['src/index.ts'] });
+// Every src/bench-*.ts is a runnable benchmark script (pnpm bench:<area> from the root).
+export default meldTsup({ entry: ['src/bench-*.ts'], dts: false });
