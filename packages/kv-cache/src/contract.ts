@@ -60,6 +60,9 @@ export interface KVCacheV1 {
   /** Highest `bytes()` seen since creation or the last `resetPeak()`. */
   peakBytes(): number;
 
+  /** Restart peak tracking from the current `bytes()` (e.g. between requests). */
+  resetPeak?(): void;
+
   /** Drop everything. */
   clear(): void;
 }
