@@ -1,3 +1,4 @@
+export { APICallError, LLMError, LLMValidationError, validationErrorFromZod } from './errors';
 export type {
   ChatMessage,
   FinishReason,
