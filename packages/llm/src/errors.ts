@@ -36,11 +36,13 @@ export class APICallError extends LLMError {
   readonly status: number | undefined;
   readonly retryable: boolean;
   readonly responseBody: string | undefined;
+  /** From the Retry-After header, when the server sent one. */
+  readonly retryAfterMs: number | undefined;
   constructor(
     url: string,
     status: number | undefined,
     message: string,
-    details: { retryable: boolean; responseBody?: string; cause?: unknown },
+    details: { retryable: boolean; responseBody?: string; retryAfterMs?: number; cause?: unknown },
   ) {
     super('api-call', `${url}: ${status === undefined ? '' : `HTTP ${status}: `}${message}`, {
       cause: details.cause,
@@ -50,6 +52,7 @@ export class APICallError extends LLMError {
     this.status = status;
     this.retryable = details.retryable;
     this.responseBody = details.responseBody;
+    this.retryAfterMs = details.retryAfterMs;
   }
 }
 

@@ -17,6 +17,12 @@ export interface GenerationParameters {
   stop?: string[];
   /** Cancels the call. */
   signal?: AbortSignal;
+  /**
+   * Extra text mixed into a call cache's key (models ignore it): a deliberate repeat of the same
+   * call, such as a re-query after an invalid answer, sets it (e.g. 'retry-1') so it is not answered
+   * from the cache.
+   */
+  cacheKey?: string;
 }
 
 /** Either a chat (messages) or a plain completion (prompt). */
