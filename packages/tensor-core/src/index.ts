@@ -1,5 +1,36 @@
+// kernels: plain synchronous functions on Float32Array (the js backend; caller passes `out`)
+export { add, gelu, mul, scale, silu, swiglu } from './backends/js/elementwise';
+export {
+  argmax,
+  cosineSimilarity,
+  cosineSimilarityRows,
+  embeddingGather,
+  type ReduceOperation,
+  reduceRows,
+  topK,
+} from './backends/js/indexing';
+export { matmulF32, matmulF32Scalar } from './backends/js/matmul';
+export { matvecF32, matvecF32Scalar, matvecQ8_0, Q8_0_BLOCK_BYTES } from './backends/js/matvec';
+export { layernorm, rmsnorm, softmax } from './backends/js/normalization';
+export { type RopeLayout, rope } from './backends/js/rope';
+export {
+  createSimdArena,
+  SimdArena,
+  type SimdArenaOptions,
+  setKernelThreads,
+  simdSupported,
+} from './backends/js/wasm/simd-engine';
 export { byteLength, type DType, type DTypeInfo, dtypeInfo, dtypes, isDType } from './dtype';
 export { DTypeError, FormatError, MeldError, ShapeMismatchError, ValidationError } from './errors';
+// formats: llama2.c
+export {
+  halfToInterleavedRows,
+  interleavedToHalfRows,
+  type Llama2cCheckpoint,
+  type Llama2cHeader,
+  readLlama2c,
+} from './formats/llama2c';
+export { pythonJsonDumps } from './formats/python-json';
 // formats: safetensors
 export {
   isSafetensorsDType,
@@ -44,6 +75,46 @@ export {
   f32ToBf16,
   f32ToF16,
 } from './half';
+// linalg
+export { kthLargest, magnitudeMask, type SelectOptions, selectTopK } from './linalg/top-k';
+// PEFT LoRA adapters and the LoRA delta
+export {
+  applyLoraDelta,
+  type LoraDeltaOptions,
+  type LoraModuleWeights,
+  loraDelta,
+  loraDeltaShape,
+  loraDimensions,
+} from './lora/lora-delta';
+export {
+  adapterConfigFileName,
+  adapterDelta,
+  adapterScale,
+  adapterWeightsFileName,
+  applyAdapterToWeight,
+  createLoraAdapter,
+  type LoraAdapter,
+  readPeftAdapter,
+  writePeftAdapter,
+} from './lora/peft-adapter';
+export {
+  isTargetModule,
+  type LoraModuleScale,
+  loraModuleScale,
+  type PeftLoraConfig,
+  type PeftLoraConfigInput,
+  parsePeftLoraConfig,
+  peftLoraConfigSchema,
+} from './lora/peft-config';
+export {
+  type LoraKind,
+  type LoraPart,
+  type ParsedPeftKey,
+  parsePeftKey,
+  peftKey,
+  peftKeyPrefix,
+  stripPeftPrefix,
+} from './lora/peft-keys';
 export { dequantize } from './quant/dequantize';
 export { decodeF8E4m3, decodeF8E5m2, f32ToF8E4m3, f32ToF8E5m2 } from './quant/f8';
 export { Tensor, type TensorData } from './tensor';

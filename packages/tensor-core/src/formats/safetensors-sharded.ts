@@ -7,6 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import { FormatError, ValidationError } from '../errors';
 import type { Tensor } from '../tensor';
 import { writeFileAtomic } from './atomic-write';
+import { pythonJsonDumps } from './python-json';
 import type { SafetensorsDType } from './safetensors-dtypes';
 import { SafetensorsFile, type SafetensorsTensorInfo } from './safetensors-reader';
 import {
@@ -180,27 +181,6 @@ export function readSafetensorsIndex(path: string): {
       ? (metadata as Record<string, unknown>)
       : {};
   return { weightMap: map, metadata: meta };
-}
-
-/** JSON like Python's json.dumps(value, indent=2, sort_keys=True) (ensure_ascii escapes included). */
-export function pythonJsonDumps(value: unknown, indent = ''): string {
-  const inner = `${indent}  `;
-  if (value === null || typeof value !== 'object') {
-    return JSON.stringify(value).replace(
-      /[\u007f-\uffff]/g,
-      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-    );
-  }
-  if (Array.isArray(value)) {
-    if (value.length === 0) return '[]';
-    return `[\n${value.map((v) => inner + pythonJsonDumps(v, inner)).join(',\n')}\n${indent}]`;
-  }
-  const keys = Object.keys(value).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  if (keys.length === 0) return '{}';
-  const lines = keys.map(
-    (k) => `${inner}${pythonJsonDumps(k)}: ${pythonJsonDumps((value as Record<string, unknown>)[k], inner)}`,
-  );
-  return `{\n${lines.join(',\n')}\n${indent}}`;
 }
 
 export interface ShardedWriteOptions extends SafetensorsWriteOptions {
