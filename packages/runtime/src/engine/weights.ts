@@ -1,0 +1,66 @@
+// Model weights as the engine uses them, built from canonical HF-named tensors.
+import { FormatError, type Tensor } from '@meld/tensor-core';
+import type { ModelConfig } from '../config';
+import { type Linear, linearFromTensor } from './linear';
+
+export interface LayerWeights {
+  readonly inputNorm: Float32Array;
+  readonly postAttentionNorm: Float32Array;
+  readonly q: Linear;
+  readonly k: Linear;
+  readonly v: Linear;
+  readonly o: Linear;
+  readonly gate: Linear;
+  readonly up: Linear;
+  readonly down: Linear;
+}
+
+export interface TransformerWeights {
+  /** [vocab, hidden], any dtype; rows are decoded on lookup. */
+  readonly embedTokens: Tensor;
+  readonly layers: readonly LayerWeights[];
+  readonly norm: Float32Array;
+  readonly lmHead: Linear;
+}
+
+export function buildTransformerWeights(
+  config: ModelConfig,
+  tensors: ReadonlyMap<string, Tensor>,
+  file = 'model',
+): TransformerWeights {
+  const get = (name: string): Tensor => {
+    const tensor = tensors.get(name);
+    if (!tensor) throw new FormatError(file, name, 'tensor missing');
+    return tensor;
+  };
+  const optional = (name: string) => tensors.get(name);
+  const linear = (name: string, withBias = false) =>
+    linearFromTensor(
+      `${name}.weight`,
+      get(`${name}.weight`),
+      withBias ? optional(`${name}.bias`) : undefined,
+    );
+  const layers: LayerWeights[] = [];
+  for (let l = 0; l < config.numLayers; l++) {
+    const p = `model.layers.${l}`;
+    layers.push({
+      inputNorm: get(`${p}.input_layernorm.weight`).toFloat32(),
+      postAttentionNorm: get(`${p}.post_attention_layernorm.weight`).toFloat32(),
+      q: linear(`${p}.self_attn.q_proj`, config.attentionBias),
+      k: linear(`${p}.self_attn.k_proj`, config.attentionBias),
+      v: linear(`${p}.self_attn.v_proj`, config.attentionBias),
+      o: linear(`${p}.self_attn.o_proj`),
+      gate: linear(`${p}.mlp.gate_proj`),
+      up: linear(`${p}.mlp.up_proj`),
+      down: linear(`${p}.mlp.down_proj`),
+    });
+  }
+  const embedTokens = get('model.embed_tokens.weight');
+  const head = optional('lm_head.weight') ?? (config.tieWordEmbeddings ? embedTokens : get('lm_head.weight'));
+  return {
+    embedTokens,
+    layers,
+    norm: get('model.norm.weight').toFloat32(),
+    lmHead: linearFromTensor('lm_head.weight', head),
+  };
+}
