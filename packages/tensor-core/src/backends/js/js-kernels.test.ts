@@ -1,0 +1,129 @@
+// The plain-function kernels (scalar TypeScript and WebAssembly SIMD paths) against float64 references
+// computed here, independently of the code under test.
+import { describe, expect, it } from 'vitest';
+import { f16ToF32, f32ToF16 } from '../../half';
+import { matmulF32, matmulF32Scalar } from './matmul';
+import { matvecF32, matvecF32Scalar, matvecQ8_0 } from './matvec';
+import { createSimdArena } from './wasm/simd-engine';
+
+function random(count: number, seed: number): Float32Array {
+  let state = seed >>> 0;
+  const values = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    values[i] = state / 2 ** 32 - 0.5;
+  }
+  return values;
+}
+
+function referenceMatmul(
+  a: Float32Array,
+  b: Float32Array,
+  m: number,
+  n: number,
+  k: number,
+  transposeB: boolean,
+) {
+  const out = new Float64Array(m * n);
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let sum = 0;
+      for (let p = 0; p < k; p++) sum += a[i * k + p] * (transposeB ? b[j * k + p] : b[p * n + j]);
+      out[i * n + j] = sum;
+    }
+  return out;
+}
+
+describe('matvecF32', () => {
+  const arena = createSimdArena();
+  it.each([
+    [1, 1],
+    [3, 17],
+    [33, 1023],
+    [64, 4096],
+  ])('rows=%i cols=%i: TypeScript and SIMD paths match float64', (rows, cols) => {
+    const weight = random(rows * cols, rows + cols);
+    const x = random(cols, 7);
+    const expected = referenceMatmul(weight, x, rows, 1, cols, false);
+    const scalar = matvecF32Scalar(new Float32Array(rows), weight, x, rows, cols);
+    const simd = matvecF32(new Float32Array(rows), arena.copyF32(weight), x, rows, cols);
+    expect(scalar).toBeAllClose(expected, { rtol: 1e-4, atol: 1e-5 });
+    expect(simd).toBeAllClose(expected, { rtol: 1e-4, atol: 1e-5 });
+  });
+
+  it('splits rows over two threads with the same result', () => {
+    const threaded = createSimdArena({ threads: 2 });
+    const rows = 301;
+    const cols = 67;
+    const weight = threaded.copyF32(random(rows * cols, 3));
+    const x = threaded.copyF32(random(cols, 4));
+    const out = threaded.allocateF32(rows);
+    matvecF32(out, weight, x, rows, cols);
+    expect(out).toBeAllClose(referenceMatmul(weight, x, rows, 1, cols, false), { rtol: 1e-4, atol: 1e-5 });
+    threaded.close();
+  });
+});
+
+describe('matvecQ8_0', () => {
+  it('reads q8_0 blocks in place: value = f16 scale * int8', () => {
+    const rows = 5;
+    const cols = 96;
+    const bytes = new Uint8Array(rows * (cols / 32) * 34);
+    const dense = new Float64Array(rows * cols);
+    let state = 11;
+    for (let block = 0; block < (rows * cols) / 32; block++) {
+      const scaleBits = f32ToF16(0.001 + (block % 7) * 0.013);
+      bytes[block * 34] = scaleBits & 0xff;
+      bytes[block * 34 + 1] = scaleBits >> 8;
+      for (let i = 0; i < 32; i++) {
+        state = (state * 1103515245 + 12345) % 2147483648;
+        const q = (state % 255) - 127;
+        bytes[block * 34 + 2 + i] = q & 0xff;
+        dense[block * 32 + i] = f16ToF32(scaleBits) * q;
+      }
+    }
+    const x = random(cols, 5);
+    const expected = new Float64Array(rows);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) expected[r] += dense[r * cols + c] * x[c];
+    expect(matvecQ8_0(new Float32Array(rows), bytes, x, rows, cols)).toBeAllClose(expected, {
+      rtol: 1e-5,
+      atol: 1e-5,
+    });
+  });
+});
+
+describe('matmulF32', () => {
+  it.each([
+    [1, 1, 1, false],
+    [3, 17, 33, false],
+    [17, 33, 3, true],
+    [33, 1, 17, true],
+    [64, 72, 129, false],
+  ] as const)('m=%i n=%i k=%i transposeB=%s matches float64', (m, n, k, transposeB) => {
+    const a = random(m * k, m);
+    const b = random(n * k, n);
+    const expected = referenceMatmul(a, b, m, n, k, transposeB);
+    expect(matmulF32(new Float32Array(m * n), a, b, m, n, k, transposeB)).toBeAllClose(expected, {
+      rtol: 1e-4,
+      atol: 1e-5,
+    });
+    expect(matmulF32Scalar(new Float32Array(m * n), a, b, m, n, k, transposeB)).toBeAllClose(expected, {
+      rtol: 1e-4,
+      atol: 1e-5,
+    });
+  });
+
+  it('batches, sharing a single b across the batch', () => {
+    const [batch, m, n, k] = [3, 5, 9, 20];
+    const a = random(batch * m * k, 1);
+    const b = random(k * n, 2);
+    const out = matmulF32(new Float32Array(batch * m * n), a, b, m, n, k, false, batch);
+    for (let index = 0; index < batch; index++) {
+      const expected = referenceMatmul(a.subarray(index * m * k, (index + 1) * m * k), b, m, n, k, false);
+      expect(out.subarray(index * m * n, (index + 1) * m * n)).toBeAllClose(expected, {
+        rtol: 1e-4,
+        atol: 1e-5,
+      });
+    }
+  });
+});

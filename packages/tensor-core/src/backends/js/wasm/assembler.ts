@@ -1,0 +1,122 @@
+// A tiny WebAssembly binary writer: just enough to emit the SIMD kernels in simd-module.ts without a
+// toolchain. Reference: https://webassembly.github.io/spec/core/binary/ and the SIMD proposal's opcode table.
+
+export function unsignedLeb(value: number): number[] {
+  const bytes: number[] = [];
+  do {
+    let byte = value & 0x7f;
+    value >>>= 7;
+    if (value !== 0) byte |= 0x80;
+    bytes.push(byte);
+  } while (value !== 0);
+  return bytes;
+}
+
+export function signedLeb(value: number): number[] {
+  const bytes: number[] = [];
+  for (;;) {
+    const byte = value & 0x7f;
+    value >>= 7;
+    if ((value === 0 && (byte & 0x40) === 0) || (value === -1 && (byte & 0x40) !== 0)) {
+      bytes.push(byte);
+      return bytes;
+    }
+    bytes.push(byte | 0x80);
+  }
+}
+
+function name(text: string): number[] {
+  const bytes = [...new TextEncoder().encode(text)];
+  return [...unsignedLeb(bytes.length), ...bytes];
+}
+
+function vector(items: number[][]): number[] {
+  return [...unsignedLeb(items.length), ...items.flat()];
+}
+
+function section(id: number, content: number[]): number[] {
+  return [id, ...unsignedLeb(content.length), ...content];
+}
+
+export const valueType = { i32: 0x7f, f32: 0x7d, v128: 0x7b } as const;
+export type ValueType = (typeof valueType)[keyof typeof valueType];
+
+/** Instruction encoders. Memory operands take (alignment log2, constant byte offset). */
+export const op = {
+  block: [0x02, 0x40],
+  loop: [0x03, 0x40],
+  end: [0x0b],
+  br: (depth: number) => [0x0c, ...unsignedLeb(depth)],
+  brIf: (depth: number) => [0x0d, ...unsignedLeb(depth)],
+  get: (index: number) => [0x20, ...unsignedLeb(index)],
+  set: (index: number) => [0x21, ...unsignedLeb(index)],
+  tee: (index: number) => [0x22, ...unsignedLeb(index)],
+  i32Const: (value: number) => [0x41, ...signedLeb(value)],
+  i32Add: [0x6a],
+  i32Sub: [0x6b],
+  i32Mul: [0x6c],
+  i32Shl: [0x74],
+  i32And: [0x71],
+  i32LtU: [0x49],
+  i32GeU: [0x4f],
+  f32Load: (offset = 0) => [0x2a, 2, ...unsignedLeb(offset)],
+  f32Store: (offset = 0) => [0x38, 2, ...unsignedLeb(offset)],
+  f32Add: [0x92],
+  f32Mul: [0x94],
+  f32Const0: [0x43, 0, 0, 0, 0],
+  v128Load: (offset = 0) => [0xfd, 0x00, 4, ...unsignedLeb(offset)],
+  v128Store: (offset = 0) => [0xfd, 0x0b, 4, ...unsignedLeb(offset)],
+  v128Zero: [0xfd, 0x0c, ...new Array<number>(16).fill(0)],
+  f32x4Splat: [0xfd, 0x13],
+  f32x4ExtractLane: (lane: number) => [0xfd, 0x1f, lane],
+  f32x4Add: [0xfd, 0xe4, 0x01],
+  f32x4Mul: [0xfd, 0xe6, 0x01],
+} as const;
+
+export interface FunctionDefinition {
+  name: string;
+  parameters: ValueType[];
+  locals: ValueType[];
+  body: number[];
+}
+
+/** A module importing one shared memory `env.memory` (min/max in 64 KiB pages) and exporting `functions`. */
+export function assembleModule(
+  functions: FunctionDefinition[],
+  minimumPages: number,
+  maximumPages: number,
+): Uint8Array {
+  const types = functions.map((f) => [0x60, ...vector(f.parameters.map((p) => [p])), 0x00]);
+  const imports = vector([
+    [
+      ...name('env'),
+      ...name('memory'),
+      0x02,
+      0x03,
+      ...unsignedLeb(minimumPages),
+      ...unsignedLeb(maximumPages),
+    ],
+  ]);
+  const functionTypes = vector(functions.map((_, index) => unsignedLeb(index)));
+  const exports = vector(functions.map((f, index) => [...name(f.name), 0x00, ...unsignedLeb(index)]));
+  const bodies = functions.map((f) => {
+    const locals = vector(f.locals.map((type) => [1, type]));
+    const content = [...locals, ...f.body, 0x0b];
+    return [...unsignedLeb(content.length), ...content];
+  });
+  return new Uint8Array([
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
+    ...section(1, vector(types)),
+    ...section(2, imports),
+    ...section(3, functionTypes),
+    ...section(7, exports),
+    ...section(10, vector(bodies)),
+  ]);
+}

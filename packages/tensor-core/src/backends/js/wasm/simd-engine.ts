@@ -1,0 +1,246 @@
+// SimdArena: a shared WebAssembly memory holding f32 tensors, the SIMD kernels compiled against it and,
+// optionally, worker threads sharing it. Tensors allocated here (`allocateF32`) run matvec with no copy;
+// heap arrays handed to `matmul` are packed into the arena's scratch space first (O(n^2) against O(n^3)).
+
+import { MAXIMUM_PAGES, type SimdExports, simdModuleBytes } from './simd-module';
+import { TASK_MATMUL, TASK_MATVEC, ThreadPool, threadsSupported } from './thread-pool';
+import { type WasmMemory, type WasmModule, webAssembly } from './webassembly-api';
+
+const PAGE = 65536;
+const arenas = new WeakMap<ArrayBufferLike, SimdArena>();
+
+/** The arena that owns `array`'s memory, if any. */
+export function simdEngineFor(array: Float32Array): SimdArena | undefined {
+  return arenas.get(array.buffer);
+}
+
+let supported: boolean | undefined;
+
+/** True where WebAssembly SIMD and shared memory both work. */
+export function simdSupported(): boolean {
+  if (supported === undefined) {
+    try {
+      const wasm = webAssembly();
+      supported =
+        wasm !== undefined &&
+        typeof SharedArrayBuffer !== 'undefined' &&
+        wasm.validate(simdModuleBytes()) &&
+        new wasm.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof SharedArrayBuffer;
+    } catch {
+      supported = false;
+    }
+  }
+  return supported === true;
+}
+
+let compiled: WasmModule | undefined;
+
+function compiledModule(): WasmModule {
+  const wasm = webAssembly();
+  if (wasm === undefined) throw new Error('WebAssembly is unavailable here');
+  compiled ??= new wasm.Module(simdModuleBytes());
+  return compiled;
+}
+
+export interface SimdArenaOptions {
+  /** Threads that compute (the calling thread counts as one). Default 1. */
+  threads?: number;
+  /** Bytes to reserve up front. */
+  initialBytes?: number;
+}
+
+export class SimdArena {
+  readonly memory: WasmMemory;
+  private readonly kernels: SimdExports;
+  private pool: ThreadPool | undefined;
+  private top = 64;
+
+  constructor(options: SimdArenaOptions = {}) {
+    const wasm = webAssembly();
+    if (wasm === undefined) throw new Error('WebAssembly is unavailable here');
+    const pages = Math.max(1, Math.ceil((options.initialBytes ?? PAGE) / PAGE));
+    this.memory = new wasm.Memory({ initial: pages, maximum: MAXIMUM_PAGES, shared: true });
+    arenas.set(this.memory.buffer, this);
+    const instance = new wasm.Instance(compiledModule(), { env: { memory: this.memory } });
+    const exports = instance.exports;
+    this.kernels = {
+      matvec: exports.matvec as SimdExports['matvec'],
+      matmul: exports.matmul as SimdExports['matmul'],
+    };
+    this.setThreads(options.threads ?? 1);
+  }
+
+  /** Threads computing each kernel call (this thread plus threads - 1 workers). */
+  get threads(): number {
+    return (this.pool?.size ?? 0) + 1;
+  }
+
+  setThreads(threads: number): void {
+    const workers = Math.max(0, Math.floor(threads) - 1);
+    if (workers === (this.pool?.size ?? 0)) return;
+    this.pool?.close();
+    this.pool = undefined;
+    if (workers > 0) {
+      if (!threadsSupported()) throw new Error('SimdArena: worker_threads with shared memory is unavailable');
+      this.pool = new ThreadPool(compiledModule(), this.memory, workers);
+    }
+  }
+
+  /** Stops the workers (the memory stays usable single-threaded). */
+  close(): void {
+    this.setThreads(1);
+  }
+
+  private ensure(end: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (end <= have) return;
+    const pages = Math.ceil((end - have) / PAGE);
+    if (have / PAGE + pages > MAXIMUM_PAGES) throw new RangeError('SimdArena: more than 2 GiB requested');
+    this.memory.grow(pages);
+    arenas.set(this.memory.buffer, this);
+  }
+
+  /** A zeroed Float32Array of `count` values living in this arena (64-byte aligned). Never freed. */
+  allocateF32(count: number): Float32Array {
+    const start = (this.top + 63) & ~63;
+    this.ensure(start + count * 4);
+    this.top = start + count * 4;
+    return new Float32Array(this.memory.buffer, start, count);
+  }
+
+  /** Copies `values` into a new arena array. */
+  copyF32(values: Float32Array): Float32Array {
+    const array = this.allocateF32(values.length);
+    array.set(values);
+    return array;
+  }
+
+  /** Scratch floats after the allocations; valid until the next allocate or kernel call. */
+  private scratch(count: number): { pointer: number; view: Float32Array } {
+    const start = (this.top + 63) & ~63;
+    this.ensure(start + count * 4);
+    return { pointer: start, view: new Float32Array(this.memory.buffer, start, count) };
+  }
+
+  private owns(array: Float32Array): boolean {
+    return arenas.get(array.buffer) === this;
+  }
+
+  /** out = weight x, rows split over the threads. `weight` must live in this arena. */
+  matvec(out: Float32Array, weight: Float32Array, x: Float32Array, rows: number, cols: number): void {
+    if (!this.owns(weight)) throw new RangeError('SimdArena.matvec: weight is not in this arena');
+    const xInside = this.owns(x);
+    const outInside = this.owns(out);
+    const space = this.scratch((xInside ? 0 : cols) + (outInside ? 0 : rows) + 16);
+    const xPointer = xInside ? x.byteOffset : space.pointer;
+    if (!xInside) space.view.set(x.subarray(0, cols));
+    const outPointer = outInside ? out.byteOffset : space.pointer + (xInside ? 0 : ((cols + 15) & ~15) * 4);
+    const pool = this.pool;
+    if (pool === undefined || rows < 64) {
+      this.kernels.matvec(weight.byteOffset, xPointer, outPointer, 0, rows, cols);
+    } else {
+      const parts = pool.size + 1;
+      const chunk = Math.ceil(rows / parts);
+      for (let worker = 0; worker < pool.size; worker++) {
+        const start = Math.min(rows, (worker + 1) * chunk);
+        const end = Math.min(rows, start + chunk);
+        pool.assign(worker, TASK_MATVEC, [weight.byteOffset, xPointer, outPointer, start, end, cols]);
+      }
+      pool.start();
+      this.kernels.matvec(weight.byteOffset, xPointer, outPointer, 0, Math.min(rows, chunk), cols);
+      pool.wait();
+    }
+    if (!outInside) out.set(new Float32Array(this.memory.buffer, outPointer, rows));
+  }
+
+  /**
+   * out[m, n] = a[m, k] b[k, n] (or b[n, k] transposed when transposeB). Inputs may live anywhere:
+   * they are packed into scratch panels, and row blocks are split over the threads.
+   */
+  matmul(
+    out: Float32Array,
+    a: Float32Array,
+    b: Float32Array,
+    m: number,
+    n: number,
+    k: number,
+    transposeB: boolean,
+  ): void {
+    const mPadded = (m + 3) & ~3;
+    const nPadded = (n + 7) & ~7;
+    const aCount = mPadded * k;
+    const bCount = nPadded * k;
+    const space = this.scratch(aCount + bCount + mPadded * nPadded);
+    const packed = space.view;
+    packed.fill(0, 0, aCount + bCount);
+    for (let i = 0; i < m; i++) {
+      const block = (i >> 2) * k * 4 + (i & 3);
+      const row = i * k;
+      for (let p = 0; p < k; p++) packed[block + p * 4] = a[row + p];
+    }
+    if (transposeB) {
+      for (let j = 0; j < n; j++) {
+        const panel = aCount + (j >> 3) * k * 8 + (j & 7);
+        const row = j * k;
+        for (let p = 0; p < k; p++) packed[panel + p * 8] = b[row + p];
+      }
+    } else {
+      for (let p = 0; p < k; p++) {
+        const row = p * n;
+        for (let j = 0; j < n; j++) packed[aCount + (j >> 3) * k * 8 + p * 8 + (j & 7)] = b[row + j];
+      }
+    }
+    const aPointer = space.pointer;
+    const bPointer = aPointer + aCount * 4;
+    const cPointer = bPointer + bCount * 4;
+    const blocks = mPadded >> 2;
+    const pool = this.pool;
+    if (pool === undefined || blocks < 2) {
+      this.kernels.matmul(aPointer, bPointer, cPointer, mPadded, nPadded, k);
+    } else {
+      const parts = Math.min(pool.size + 1, blocks);
+      const chunk = Math.ceil(blocks / parts);
+      const range = (part: number) => {
+        const start = Math.min(blocks, part * chunk);
+        return [start, Math.min(blocks, start + chunk) - start] as const;
+      };
+      for (let worker = 0; worker < pool.size; worker++) {
+        const [start, count] = range(worker + 1);
+        pool.assign(worker, TASK_MATMUL, [
+          aPointer + start * k * 16,
+          bPointer,
+          cPointer + start * 4 * nPadded * 4,
+          count * 4,
+          nPadded,
+          k,
+        ]);
+      }
+      pool.start();
+      const [, count] = range(0);
+      this.kernels.matmul(aPointer, bPointer, cPointer, count * 4, nPadded, k);
+      pool.wait();
+    }
+    const c = new Float32Array(this.memory.buffer, cPointer, mPadded * nPadded);
+    if (nPadded === n) out.set(c.subarray(0, m * n));
+    else for (let i = 0; i < m; i++) out.set(c.subarray(i * nPadded, i * nPadded + n), i * n);
+  }
+}
+
+/** Creates an arena for weights that the SIMD matvec should read in place. */
+export function createSimdArena(options: SimdArenaOptions = {}): SimdArena {
+  if (!simdSupported()) throw new Error('WebAssembly SIMD with shared memory is unavailable here');
+  return new SimdArena(options);
+}
+
+let shared: SimdArena | undefined;
+
+/** The process-wide arena used by matmulF32 for heap arrays (created on first use). */
+export function defaultSimdArena(): SimdArena | undefined {
+  if (shared === undefined && simdSupported()) shared = new SimdArena();
+  return shared;
+}
+
+/** Threads used by matmulF32's SIMD path (default 1). */
+export function setKernelThreads(threads: number): void {
+  defaultSimdArena()?.setThreads(threads);
+}
