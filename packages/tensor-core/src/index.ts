@@ -1,4 +1,3 @@
-
 // kernels: plain synchronous functions on Float32Array (the js backend; caller passes `out`)
 export { add, gelu, mul, scale, silu, swiglu } from './backends/js/elementwise';
 export {
@@ -21,5 +20,101 @@ export {
   setKernelThreads,
   simdSupported,
 } from './backends/js/wasm/simd-engine';
+export { byteLength, type DType, type DTypeInfo, dtypeInfo, dtypes, isDType } from './dtype';
+export { DTypeError, FormatError, MeldError, ShapeMismatchError, ValidationError } from './errors';
+// formats: llama2.c
+export {
+  halfToInterleavedRows,
+  interleavedToHalfRows,
+  type Llama2cCheckpoint,
+  type Llama2cHeader,
+  readLlama2c,
+} from './formats/llama2c';
+export { pythonJsonDumps } from './formats/python-json';
+// formats: safetensors
+export {
+  isSafetensorsDType,
+  type SafetensorsDType,
+  safetensorsDTypeFor,
+  safetensorsDTypes,
+} from './formats/safetensors-dtypes';
+export {
+  maxSafetensorsHeaderBytes,
+  openSafetensors,
+  SafetensorsFile,
+  type SafetensorsHeader,
+  type SafetensorsTensorInfo,
+} from './formats/safetensors-reader';
+export {
+  openSafetensorsModel,
+  planShards,
+  readSafetensorsIndex,
+  SafetensorsModel,
+  SafetensorsShardWriter,
+  type ShardedTensorInfo,
+  type ShardedWriteOptions,
+  type ShardedWriteResult,
+  safetensorsIndexFileName,
+  shardFileName,
+  writeSafetensorsSharded,
+} from './formats/safetensors-sharded';
+export {
+  type SafetensorsEntry,
+  type SafetensorsInput,
+  type SafetensorsWriteOptions,
+  safetensorsEntry,
+  writeSafetensors,
+} from './formats/safetensors-writer';
+export {
+  bf16ToF32,
+  decodeBf16,
+  decodeF16,
+  encodeBf16,
+  encodeF16,
+  f16ToF32,
+  f32ToBf16,
+  f32ToF16,
+} from './half';
 // linalg
 export { kthLargest, magnitudeMask, type SelectOptions, selectTopK } from './linalg/top-k';
+// PEFT LoRA adapters and the LoRA delta
+export {
+  applyLoraDelta,
+  type LoraDeltaOptions,
+  type LoraModuleWeights,
+  loraDelta,
+  loraDeltaShape,
+  loraDimensions,
+} from './lora/lora-delta';
+export {
+  adapterConfigFileName,
+  adapterDelta,
+  adapterScale,
+  adapterWeightsFileName,
+  applyAdapterToWeight,
+  createLoraAdapter,
+  type LoraAdapter,
+  readPeftAdapter,
+  writePeftAdapter,
+} from './lora/peft-adapter';
+export {
+  isTargetModule,
+  type LoraModuleScale,
+  loraModuleScale,
+  type PeftLoraConfig,
+  type PeftLoraConfigInput,
+  parsePeftLoraConfig,
+  peftLoraConfigSchema,
+} from './lora/peft-config';
+export {
+  type LoraKind,
+  type LoraPart,
+  type ParsedPeftKey,
+  parsePeftKey,
+  peftKey,
+  peftKeyPrefix,
+  stripPeftPrefix,
+} from './lora/peft-keys';
+export { dequantize } from './quant/dequantize';
+export { decodeF8E4m3, decodeF8E5m2, f32ToF8E4m3, f32ToF8E5m2 } from './quant/f8';
+export { Tensor, type TensorData } from './tensor';
