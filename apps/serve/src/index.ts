@@ -1,1 +1,41 @@
-export {};
+export { applyPlainChatTemplate } from './chat-template';
+export {
+  defaultModelName,
+  isHubId,
+  type LimitsConfig,
+  loadServeConfigFile,
+  type ModelEntry,
+  parseServeConfig,
+  type ServeConfig,
+  serveConfigSchema,
+} from './config';
+export type { RouteContext, ServedModel, ServeLimits } from './context';
+export type {
+  ChatTurn,
+  EngineSequence,
+  KVCacheChoice,
+  SamplingOptions,
+  ServeEngineV1,
+  TokenLogprob,
+  TokenStep,
+} from './engine';
+export { HttpError, type OpenAIErrorBody, type OpenAIErrorType } from './errors';
+export { Metrics } from './metrics';
+export { findLlama2cTokenizer, type LoadModelOptions, loadServedModel } from './models';
+export { RuntimeEngine, type RuntimeEngineOptions } from './runtime-engine';
+export {
+  QueueFullError,
+  Scheduler,
+  SchedulerClosedError,
+  type SchedulerTask,
+  type TaskOutcome,
+} from './scheduler';
+export {
+  chatRequestSchema,
+  completionRequestSchema,
+  embeddingRequestSchema,
+  meldExtensionSchema,
+  tokenizeRequestSchema,
+} from './schemas';
+export { defaultLimits, ServeServer, type ServeServerLimits, type ServeServerOptions } from './server';
+export { type StartedServer, startServer } from './start';

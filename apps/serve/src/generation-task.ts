@@ -1,0 +1,172 @@
+// One choice of a completion as a scheduler task: decodes tokens, turns them into text (holding back
+// incomplete UTF-8 and anything that could still become a stop string), enforces max_tokens and
+// reports the peak KV bytes its cache held.
+import type { EngineSequence, KVCacheChoice, SamplingOptions, ServeEngineV1, TokenStep } from './engine';
+import type { SchedulerTask, TaskOutcome } from './scheduler';
+
+export type FinishReason = 'stop' | 'length';
+
+/** Text released since the previous delta, with the steps decoded since then. */
+export interface GenerationDelta {
+  text: string;
+  steps: TokenStep[];
+}
+
+export interface GenerationResult {
+  text: string;
+  finishReason: FinishReason;
+  steps: TokenStep[];
+  completionTokens: number;
+  peakKvBytes: number;
+}
+
+export interface GenerationTaskOptions {
+  engine: ServeEngineV1;
+  prompt: readonly number[];
+  sampling: SamplingOptions;
+  kvCache?: KVCacheChoice;
+  maxTokens: number;
+  stop: readonly string[];
+  signal?: AbortSignal;
+  onDelta?: (delta: GenerationDelta) => void;
+}
+
+/** Prompt tokens decoded in front of the completion so word-boundary spaces come out right. */
+const CONTEXT_TOKENS = 4;
+
+export class GenerationTask implements SchedulerTask {
+  readonly signal?: AbortSignal;
+  readonly result: Promise<GenerationResult>;
+  private readonly options: GenerationTaskOptions;
+  private readonly context: readonly number[];
+  private readonly contextText: string;
+  private readonly longestStop: number;
+  private sequence: EngineSequence | undefined;
+  private readonly tokens: number[] = [];
+  private readonly steps: TokenStep[] = [];
+  private pendingSteps: TokenStep[] = [];
+  private text = '';
+  private released = 0;
+  private finishReason: FinishReason = 'length';
+  private peak = 0;
+  private resolveResult!: (result: GenerationResult) => void;
+  private rejectResult!: (error: unknown) => void;
+
+  constructor(options: GenerationTaskOptions) {
+    this.options = options;
+    this.signal = options.signal;
+    this.context = options.prompt.slice(-CONTEXT_TOKENS);
+    this.contextText = options.engine.detokenize(this.context);
+    this.longestStop = options.stop.reduce((longest, stop) => Math.max(longest, stop.length), 0);
+    this.result = new Promise((resolve, reject) => {
+      this.resolveResult = resolve;
+      this.rejectResult = reject;
+    });
+    // Callers await `result`; keep an unobserved rejection from crashing the process meanwhile.
+    this.result.catch(() => {});
+  }
+
+  start(): void {
+    if (this.options.maxTokens === 0) return;
+    this.sequence = this.options.engine.startSequence(
+      this.options.prompt,
+      this.options.sampling,
+      this.options.kvCache,
+    );
+  }
+
+  kvBytes(): number {
+    return this.sequence?.kvBytes() ?? 0;
+  }
+
+  async step(): Promise<boolean> {
+    if (!this.sequence || this.tokens.length >= this.options.maxTokens) {
+      this.finishReason = 'length';
+      this.release(this.text.length);
+      return true;
+    }
+    const step = await this.sequence.next();
+    if (step === null) {
+      this.finishReason = 'stop';
+      this.release(this.text.length);
+      return true;
+    }
+    this.tokens.push(step.token);
+    this.steps.push(step);
+    this.pendingSteps.push(step);
+    const decoded = this.options.engine.detokenize([...this.context, ...this.tokens]);
+    this.text = decoded.startsWith(this.contextText) ? decoded.slice(this.contextText.length) : decoded;
+
+    const stopAt = this.findStop();
+    if (stopAt >= 0) {
+      this.text = this.text.slice(0, stopAt);
+      this.finishReason = 'stop';
+      this.release(this.text.length);
+      return true;
+    }
+    if (this.tokens.length >= this.options.maxTokens) {
+      this.finishReason = 'length';
+      this.release(this.text.length);
+      return true;
+    }
+    this.release(this.safeLength());
+    return false;
+  }
+
+  finish(outcome: TaskOutcome): void {
+    if (this.sequence) {
+      this.peak = this.sequence.peakKvBytes();
+      this.sequence.close();
+    }
+    if (outcome.kind === 'done') {
+      this.resolveResult({
+        text: this.text,
+        finishReason: this.finishReason,
+        steps: this.steps,
+        completionTokens: this.tokens.length,
+        peakKvBytes: this.peak,
+      });
+    } else if (outcome.kind === 'aborted') {
+      this.rejectResult(this.signal?.reason ?? new Error('aborted'));
+    } else {
+      this.rejectResult(outcome.error);
+    }
+  }
+
+  /** Index of the earliest stop string in the text, or -1. */
+  private findStop(): number {
+    if (this.longestStop === 0) return -1;
+    const from = Math.max(0, this.released - this.longestStop);
+    let earliest = -1;
+    for (const stop of this.options.stop) {
+      const index = this.text.indexOf(stop, from);
+      if (index >= 0 && (earliest < 0 || index < earliest)) earliest = index;
+    }
+    return earliest;
+  }
+
+  /** Length of text that can no longer change: not an unfinished UTF-8 sequence, not a stop prefix. */
+  private safeLength(): number {
+    let safe = this.text.length;
+    while (safe > 0 && this.text.charCodeAt(safe - 1) === 0xfffd) safe--;
+    for (const stop of this.options.stop) {
+      for (let keep = Math.min(stop.length - 1, safe); keep > 0; keep--) {
+        if (this.text.endsWith(stop.slice(0, keep)) && this.text.length - keep < safe) {
+          safe = this.text.length - keep;
+          break;
+        }
+      }
+    }
+    return Math.max(safe, this.released);
+  }
+
+  private release(upTo: number): void {
+    if (upTo <= this.released && this.pendingSteps.length === 0) return;
+    const text = this.text.slice(this.released, Math.max(upTo, this.released));
+    if (text === '' && upTo < this.text.length) return; // wait until text can go out with its steps
+    this.released = Math.max(upTo, this.released);
+    const steps = this.pendingSteps;
+    this.pendingSteps = [];
+    this.options.onDelta?.({ text, steps });
+  }
+}
