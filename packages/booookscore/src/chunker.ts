@@ -1,0 +1,111 @@
+// Paragraph-packed chunks of at most `chunkSize` tokens (BooookScore's chunk.py): paragraphs are the
+// non-empty lines of the text, joined by '\n' until the next one would overflow; a paragraph longer
+// than a chunk is cut at sentence ends (then at commas, then at a token boundary).
+import { LLMValidationError } from '@meld/llm';
+import { z } from 'zod';
+import { countCl100k } from './token-counter';
+
+export const chunkOptionsSchema = z.object({
+  chunkSize: z.number().int().min(16),
+  /** Synchronous token count; cl100k_base by default. */
+  countTokens: z.custom<(text: string) => number>((value) => typeof value === 'function').optional(),
+});
+export type ChunkOptions = z.input<typeof chunkOptionsSchema>;
+
+const sentenceEnds = new Set(['.', '?', '!']);
+
+/** Indexes of characters that end a sentence: . ? ! or a quote right after one (or commas too). */
+function cutPoints(text: string, commas: boolean): number[] {
+  const points: number[] = [];
+  for (let index = 0; index < text.length; index++) {
+    const character = text[index];
+    if (sentenceEnds.has(character) || (commas && character === ',')) points.push(index);
+    else if ((character === '"' || character === "'") && index > 0 && sentenceEnds.has(text[index - 1]))
+      points.push(index);
+  }
+  return points;
+}
+
+/** The longest prefix ending at a cut point with at most `limit` tokens; the rest is returned too. */
+function cutToFit(
+  text: string,
+  limit: number,
+  count: (text: string) => number,
+): [head: string, rest: string] {
+  for (const commas of [false, true]) {
+    const points = cutPoints(text, commas);
+    let low = 0;
+    let high = points.length - 1;
+    let best = -1;
+    while (low <= high) {
+      const middle = (low + high) >> 1;
+      if (count(text.slice(0, points[middle] + 1)) <= limit) {
+        best = points[middle];
+        low = middle + 1;
+      } else high = middle - 1;
+    }
+    if (best >= 0) return [text.slice(0, best + 1), text.slice(best + 1)];
+  }
+  // No punctuation fits: cut at the last whitespace that fits (or at a character boundary).
+  let low = 1;
+  let high = text.length;
+  while (low < high) {
+    const middle = (low + high + 1) >> 1;
+    if (count(text.slice(0, middle)) <= limit) low = middle;
+    else high = middle - 1;
+  }
+  const space = text.lastIndexOf(' ', low);
+  const end = space > 0 ? space : low;
+  return [text.slice(0, end), text.slice(end)];
+}
+
+export function chunkText(text: string, options: ChunkOptions): string[] {
+  const parsed = chunkOptionsSchema.safeParse(options);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new LLMValidationError(['options', ...issue.path.map(String)].join('.'), issue.message);
+  }
+  const { chunkSize } = parsed.data;
+  const count = parsed.data.countTokens ?? countCl100k;
+  const paragraphs = text.split('\n').filter((paragraph) => paragraph.length > 0);
+  if (paragraphs.length === 0) return [];
+  if (count(paragraphs.join('\n')) <= chunkSize) return [paragraphs.join('\n')];
+
+  const chunks: string[] = [];
+  let current = '';
+  let currentTokens = 0;
+  /** Joins since `currentTokens` was last counted exactly: each may shift the sum by a token. */
+  let joins = 0;
+  for (const paragraph of paragraphs) {
+    const candidate = current.length > 0 ? `${current}\n${paragraph}` : paragraph;
+    const paragraphTokens = count(paragraph);
+    if (paragraphTokens > chunkSize) {
+      let [head, rest] = cutToFit(candidate, chunkSize, count);
+      chunks.push(head);
+      while (count(rest) > chunkSize) {
+        [head, rest] = cutToFit(rest, chunkSize, count);
+        chunks.push(head);
+      }
+      current = rest;
+      currentTokens = count(rest);
+      joins = 0;
+      continue;
+    }
+    // Counts nearly add up across a '\n' join; near the limit we count exactly (so the decision is exact).
+    const estimate = currentTokens + paragraphTokens + (current.length > 0 ? 1 : 0);
+    const exact = Math.abs(estimate - chunkSize) <= 16 + 2 * joins;
+    const candidateTokens = exact ? count(candidate) : estimate;
+    if (candidateTokens > chunkSize) {
+      chunks.push(current);
+      current = paragraph;
+      currentTokens = paragraphTokens;
+      joins = 0;
+    } else {
+      current = candidate;
+      currentTokens = candidateTokens;
+      joins = exact ? 0 : joins + 1;
+    }
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks.map((chunk) => chunk.replace(/^\s+/, '')).filter((chunk) => chunk.length > 0);
+}
