@@ -118,3 +118,34 @@ export {
 export { dequantize } from './quant/dequantize';
 export { decodeF8E4m3, decodeF8E5m2, f32ToF8E4m3, f32ToF8E5m2 } from './quant/f8';
 export { Tensor, type TensorData } from './tensor';
+// kernels: contracts, backend registry, running a kernel on a backend
+export {
+  type BackendV1,
+  type KernelAttributes,
+  type KernelAttributesInput,
+  type KernelContract,
+  type KernelImplementation,
+  type KernelImplementations,
+  type KernelInputs,
+  type KernelName,
+  type KernelOutputs,
+  kernelAttributeSchemas,
+  kernelContracts,
+  kernelNames,
+  type TokenIds,
+} from './kernels/contracts';
+export {
+  type BackendFactory,
+  type BackendFailure,
+  BackendRegistry,
+  BackendUnavailableError,
+  defaultRegistry,
+  getBackend,
+  registerBackend,
+} from './kernels/registry';
+export { implementsKernel, parseKernelAttributes, runKernel } from './kernels/run-kernel';
+export { createJsBackend, type JsBackendOptions, jsKernels } from './backends/js/js-backend';
+// linalg: QR, SVD, norms
+export { frobeniusNorm, l1Norm, l2Norm, maxNorm, spectralNorm } from './linalg/norms';
+export { orthonormalize, type QRResult, qr } from './linalg/qr';
+export { type SvdOptions, type SvdResult, svd, svdOptionsSchema } from './linalg/svd';
