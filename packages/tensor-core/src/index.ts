@@ -9,6 +9,7 @@ export {
   reduceRows,
   topK,
 } from './backends/js/indexing';
+export { createJsBackend, type JsBackendOptions, jsKernels } from './backends/js/js-backend';
 export { matmulF32, matmulF32Scalar } from './backends/js/matmul';
 export { matvecF32, matvecF32Scalar, matvecQ8_0, Q8_0_BLOCK_BYTES } from './backends/js/matvec';
 export { layernorm, rmsnorm, softmax } from './backends/js/normalization';
@@ -22,6 +23,33 @@ export {
 } from './backends/js/wasm/simd-engine';
 export { byteLength, type DType, type DTypeInfo, dtypeInfo, dtypes, isDType } from './dtype';
 export { DTypeError, FormatError, MeldError, ShapeMismatchError, ValidationError } from './errors';
+// formats: GGUF and quantized blocks
+export {
+  GgufFile,
+  type GgufHeader,
+  type GgufScalar,
+  type GgufTensorInfo,
+  type GgufValue,
+  ggufDefaultAlignment,
+  ggufPlainValue,
+  openGguf,
+  parseGgufHeader,
+} from './formats/gguf-reader';
+export {
+  type GgmlTypeInfo,
+  type GgufScalarType,
+  type GgufValueType,
+  ggmlTypeForDType,
+  ggmlTypeInfo,
+} from './formats/gguf-types';
+export {
+  encodeGgmlTensor,
+  type GgufTensorEntry,
+  type GgufWriteInput,
+  type GgufWriteOptions,
+  type GgufWriteType,
+  writeGguf,
+} from './formats/gguf-writer';
 // formats: llama2.c
 export {
   halfToInterleavedRows,
@@ -75,6 +103,36 @@ export {
   f32ToBf16,
   f32ToF16,
 } from './half';
+// kernels: contracts, backend registry, running a kernel on a backend
+export {
+  type BackendV1,
+  type KernelAttributes,
+  type KernelAttributesInput,
+  type KernelContract,
+  type KernelImplementation,
+  type KernelImplementations,
+  type KernelInputs,
+  type KernelName,
+  type KernelOutputs,
+  kernelAttributeSchemas,
+  kernelContracts,
+  kernelNames,
+  type TokenIds,
+} from './kernels/contracts';
+export {
+  type BackendFactory,
+  type BackendFailure,
+  BackendRegistry,
+  BackendUnavailableError,
+  defaultRegistry,
+  getBackend,
+  registerBackend,
+} from './kernels/registry';
+export { implementsKernel, parseKernelAttributes, runKernel } from './kernels/run-kernel';
+// linalg: QR, SVD, norms
+export { frobeniusNorm, l1Norm, l2Norm, maxNorm, spectralNorm } from './linalg/norms';
+export { orthonormalize, type QRResult, qr } from './linalg/qr';
+export { type SvdOptions, type SvdResult, svd, svdOptionsSchema } from './linalg/svd';
 // linalg
 export { kthLargest, magnitudeMask, type SelectOptions, selectTopK } from './linalg/top-k';
 // PEFT LoRA adapters and the LoRA delta
@@ -117,35 +175,8 @@ export {
 } from './lora/peft-keys';
 export { dequantize } from './quant/dequantize';
 export { decodeF8E4m3, decodeF8E5m2, f32ToF8E4m3, f32ToF8E5m2 } from './quant/f8';
+export { dequantizeQ4_0, quantizeQ4_0 } from './quant/q4-0';
+export { dequantizeQ4_K } from './quant/q4-k';
+export { dequantizeQ6_K } from './quant/q6-k';
+export { dequantizeQ8_0, quantizeQ8_0 } from './quant/q8-0';
 export { Tensor, type TensorData } from './tensor';
-// kernels: contracts, backend registry, running a kernel on a backend
-export {
-  type BackendV1,
-  type KernelAttributes,
-  type KernelAttributesInput,
-  type KernelContract,
-  type KernelImplementation,
-  type KernelImplementations,
-  type KernelInputs,
-  type KernelName,
-  type KernelOutputs,
-  kernelAttributeSchemas,
-  kernelContracts,
-  kernelNames,
-  type TokenIds,
-} from './kernels/contracts';
-export {
-  type BackendFactory,
-  type BackendFailure,
-  BackendRegistry,
-  BackendUnavailableError,
-  defaultRegistry,
-  getBackend,
-  registerBackend,
-} from './kernels/registry';
-export { implementsKernel, parseKernelAttributes, runKernel } from './kernels/run-kernel';
-export { createJsBackend, type JsBackendOptions, jsKernels } from './backends/js/js-backend';
-// linalg: QR, SVD, norms
-export { frobeniusNorm, l1Norm, l2Norm, maxNorm, spectralNorm } from './linalg/norms';
-export { orthonormalize, type QRResult, qr } from './linalg/qr';
-export { type SvdOptions, type SvdResult, svd, svdOptionsSchema } from './linalg/svd';

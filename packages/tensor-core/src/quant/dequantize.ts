@@ -2,6 +2,10 @@
 import type { DType } from '../dtype';
 import { DTypeError } from '../errors';
 import { decodeBf16, decodeF16 } from '../half';
+import { dequantizeQ4_0 } from './q4-0';
+import { dequantizeQ4_K } from './q4-k';
+import { dequantizeQ6_K } from './q6-k';
+import { dequantizeQ8_0 } from './q8-0';
 
 export type Decoder = (bytes: Uint8Array, count: number, out: Float32Array) => Float32Array;
 
@@ -16,6 +20,10 @@ const decoders: Partial<Record<DType, Decoder>> = {
     for (let i = 0; i < count; i++) out[i] = (bytes[i]! << 24) >> 24;
     return out;
   },
+  q8_0: dequantizeQ8_0,
+  q4_0: dequantizeQ4_0,
+  q4_k: dequantizeQ4_K,
+  q6_k: dequantizeQ6_K,
 };
 
 export function dequantize(
