@@ -15,7 +15,9 @@ export function loadStories260k(): BaseWeights {
   );
   const vocab = Math.abs(rawVocab);
   const hd = dim / heads;
-  const floats = new Float32Array(bytes.buffer.slice(bytes.byteOffset + 28, bytes.byteOffset + bytes.byteLength));
+  const floats = new Float32Array(
+    bytes.buffer.slice(bytes.byteOffset + 28, bytes.byteOffset + bytes.byteLength),
+  );
   let offset = 0;
   const take = (n: number) => {
     const out = floats.slice(offset, offset + n);

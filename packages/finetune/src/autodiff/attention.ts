@@ -1,6 +1,6 @@
 // Fused causal self-attention with grouped-query heads (GQA) and optional packed-document masking.
 // Probabilities are kept for the backward pass (batch · heads · T · T values).
-import { allocLike, Tape, Variable } from './tape';
+import { allocLike, type Tape, Variable } from './tape';
 
 export interface AttentionShape {
   batch: number;
@@ -16,7 +16,13 @@ export interface AttentionShape {
 }
 
 /** q: [B·T, H·hd], k and v: [B·T, KVH·hd] → [B·T, H·hd]. */
-export function causalAttention(tape: Tape, q: Variable, k: Variable, v: Variable, shape: AttentionShape): Variable {
+export function causalAttention(
+  tape: Tape,
+  q: Variable,
+  k: Variable,
+  v: Variable,
+  shape: AttentionShape,
+): Variable {
   const { batch, seqLen: T, heads: H, kvHeads: KVH, headDim: hd, documentStarts } = shape;
   const group = H / KVH;
   const qWidth = H * hd;

@@ -1,5 +1,5 @@
 // Token-level cross-entropy with a per-token weight (0 masks a token out: prompts, padding).
-import { allocLike, Tape, Variable } from './tape';
+import { allocLike, type Tape, Variable } from './tape';
 
 export interface CrossEntropyResult {
   /** Scalar: Σ weight·nll / normalizer. */

@@ -1,6 +1,6 @@
 // RMSNorm and rotary position embeddings (Hugging Face Llama layout: rotate_half over the two halves of
 // each head, not interleaved pairs), each with a fused backward.
-import { allocLike, Tape, Variable } from './tape';
+import { allocLike, type Tape, Variable } from './tape';
 
 /** y = w · x / sqrt(mean(x²) + eps), row-wise over the last dimension. */
 export function rmsnorm(tape: Tape, x: Variable, weight: Variable, eps: number): Variable {

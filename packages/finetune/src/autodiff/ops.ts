@@ -1,7 +1,8 @@
 // Element-wise and linear ops with hand-written backward passes.
-import { allocLike, assertShape, Tape, Variable } from './tape';
-import { matmulAccumulate, matmulTransposedAAccumulate, matmulTransposedB } from './matmul';
+
 import { ShapeMismatchError } from '@meld/tensor-core';
+import { matmulAccumulate, matmulTransposedAAccumulate, matmulTransposedB } from './matmul';
+import { allocLike, assertShape, type Tape, Variable } from './tape';
 
 function lastDim(v: Variable): number {
   return v.shape[v.shape.length - 1];
@@ -121,7 +122,8 @@ export function swiglu(tape: Tape, gate: Variable, up: Variable): Variable {
 export function embedding(tape: Tape, table: Variable, ids: ArrayLike<number>): Variable {
   const dim = table.shape[1];
   const out = allocLike(table.data, ids.length * dim);
-  for (let i = 0; i < ids.length; i++) out.set(table.data.subarray(ids[i] * dim, (ids[i] + 1) * dim), i * dim);
+  for (let i = 0; i < ids.length; i++)
+    out.set(table.data.subarray(ids[i] * dim, (ids[i] + 1) * dim), i * dim);
   const y = new Variable(out, [ids.length, dim], tape.needs(table));
   if (y.requiresGrad) {
     tape.record(() => {

@@ -13,7 +13,9 @@ export const loraConfigSchema = z.object({
   dropout: z.number().min(0).lt(1).default(0.05),
   /** rsLoRA: scale by alpha/√rank instead of alpha/rank. */
   useRslora: z.boolean().default(false),
-  targetModules: z.union([z.array(z.string().min(1)).min(1), z.string().min(1)]).default([...defaultTargetModules]),
+  targetModules: z
+    .union([z.array(z.string().min(1)).min(1), z.string().min(1)])
+    .default([...defaultTargetModules]),
 });
 
 export type LoraConfigInput = z.input<typeof loraConfigSchema>;
@@ -51,7 +53,10 @@ export function matchesTarget(moduleName: string, targetModules: readonly string
 }
 
 /** The module names among `candidates` that `targetModules` selects; fails when none match. */
-export function selectTargetModules(candidates: readonly string[], targetModules: readonly string[] | string): string[] {
+export function selectTargetModules(
+  candidates: readonly string[],
+  targetModules: readonly string[] | string,
+): string[] {
   const selected = candidates.filter((name) => matchesTarget(name, targetModules));
   if (selected.length === 0) {
     throw new ValidationError(

@@ -20,7 +20,11 @@ export interface LoraParameters {
   readonly modules: ReadonlyMap<string, LoraModule>;
 }
 
-export function createLoraParameters(base: BaseWeights, config: LoraConfig, random: SeededRandom): LoraParameters {
+export function createLoraParameters(
+  base: BaseWeights,
+  config: LoraConfig,
+  random: SeededRandom,
+): LoraParameters {
   const modules = new Map<string, LoraModule>();
   for (const name of selectTargetModules(linearModuleNames(base.config), config.targetModules)) {
     const weight = base.tensors.get(`${name}.weight`);
@@ -32,7 +36,12 @@ export function createLoraParameters(base: BaseWeights, config: LoraConfig, rand
     modules.set(name, {
       name,
       a: new Variable(a, [config.rank, inFeatures], true, `${name}.lora_A`),
-      b: new Variable(new Float32Array(outFeatures * config.rank), [outFeatures, config.rank], true, `${name}.lora_B`),
+      b: new Variable(
+        new Float32Array(outFeatures * config.rank),
+        [outFeatures, config.rank],
+        true,
+        `${name}.lora_B`,
+      ),
     });
   }
   return { config, scaling: loraScaling(config), modules };

@@ -10,6 +10,8 @@ export const llamaConfigSchema = z.object({
   numLayers: z.number().int().positive(),
   numHeads: z.number().int().positive(),
   numKeyValueHeads: z.number().int().positive(),
+  /** Per-head width; default hiddenSize / numHeads. */
+  headDim: z.number().int().positive().optional(),
   rmsNormEps: z.number().positive(),
   ropeTheta: z.number().positive(),
   maxPositionEmbeddings: z.number().int().positive(),
@@ -30,22 +32,23 @@ export interface BaseWeights {
 }
 
 export function headDim(config: LlamaConfig): number {
-  return config.hiddenSize / config.numHeads;
+  return config.headDim ?? config.hiddenSize / config.numHeads;
 }
 
 /** Every weight a Llama decoder needs, with its expected shape. */
 export function expectedWeightShapes(config: LlamaConfig): Map<string, number[]> {
   const d = config.hiddenSize;
   const kv = config.numKeyValueHeads * headDim(config);
+  const qWidth = config.numHeads * headDim(config);
   const shapes = new Map<string, number[]>();
   shapes.set('model.embed_tokens.weight', [config.vocabSize, d]);
   for (let l = 0; l < config.numLayers; l++) {
     const p = `model.layers.${l}`;
     shapes.set(`${p}.input_layernorm.weight`, [d]);
-    shapes.set(`${p}.self_attn.q_proj.weight`, [d, d]);
+    shapes.set(`${p}.self_attn.q_proj.weight`, [qWidth, d]);
     shapes.set(`${p}.self_attn.k_proj.weight`, [kv, d]);
     shapes.set(`${p}.self_attn.v_proj.weight`, [kv, d]);
-    shapes.set(`${p}.self_attn.o_proj.weight`, [d, d]);
+    shapes.set(`${p}.self_attn.o_proj.weight`, [d, qWidth]);
     shapes.set(`${p}.post_attention_layernorm.weight`, [d]);
     shapes.set(`${p}.mlp.gate_proj.weight`, [config.intermediateSize, d]);
     shapes.set(`${p}.mlp.up_proj.weight`, [config.intermediateSize, d]);
@@ -59,8 +62,11 @@ export function expectedWeightShapes(config: LlamaConfig): Map<string, number[]>
 /** Checks that every needed tensor is present with the right shape. */
 export function validateBaseWeights(weights: BaseWeights): void {
   llamaConfigSchema.parse(weights.config);
-  if (weights.config.hiddenSize % weights.config.numHeads !== 0) {
+  if (weights.config.headDim === undefined && weights.config.hiddenSize % weights.config.numHeads !== 0) {
     throw new ValidationError('config.numHeads', 'must divide hiddenSize');
+  }
+  if (weights.config.numHeads % weights.config.numKeyValueHeads !== 0) {
+    throw new ValidationError('config.numKeyValueHeads', 'must divide numHeads');
   }
   for (const [name, shape] of expectedWeightShapes(weights.config)) {
     const tensor = weights.tensors.get(name);

@@ -48,7 +48,8 @@ describeWithShared('training forward on stories260K', stories260kFiles, () => {
     expect(lora.modules.size).toBe(10);
     // Make B non-zero so gradients flow into A too.
     const random = new SeededRandom(4);
-    for (const m of lora.modules.values()) for (let i = 0; i < m.b.size; i++) m.b.data[i] = (random.next() - 0.5) * 0.2;
+    for (const m of lora.modules.values())
+      for (let i = 0; i < m.b.size; i++) m.b.data[i] = (random.next() - 0.5) * 0.2;
     const inputIds = Int32Array.from([1, 403, 261, 378, 300, 412, 265, 291]);
     const targets = Array.from(inputIds.slice(1)).concat([2]);
     const weights = [0, 0, 1, 1, 1, 1, 1, 1];

@@ -56,7 +56,12 @@ function defaultPositions(batch: number, seqLen: number): Int32Array {
   return positions;
 }
 
-export function trainForward(tape: Tape, model: FrozenModel, tokens: TokenBatch, options: ForwardOptions = {}): Variable {
+export function trainForward(
+  tape: Tape,
+  model: FrozenModel,
+  tokens: TokenBatch,
+  options: ForwardOptions = {},
+): Variable {
   const config = model.config;
   const hd = headDim(config);
   const positions = tokens.positions ?? defaultPositions(tokens.batch, tokens.seqLen);
