@@ -23,6 +23,21 @@ export {
 } from './backends/js/wasm/simd-engine';
 export { byteLength, type DType, type DTypeInfo, dtypeInfo, dtypes, isDType } from './dtype';
 export { DTypeError, FormatError, MeldError, ShapeMismatchError, ValidationError } from './errors';
+// canonical (Hugging Face Llama) tensor names and llama.cpp's q/k permutation
+export {
+  type CanonicalTensorInfo,
+  canonicalTensorToGguf,
+  canonicalToGgufName,
+  ggufCanonicalTensors,
+  ggufPermutedArchitectures,
+  ggufQKPermutation,
+  ggufTensorToCanonical,
+  ggufToCanonicalName,
+  permuteQK,
+  type QKPermutation,
+  readGgufCanonicalTensor,
+  unpermuteQK,
+} from './formats/canonical-names';
 // formats: GGUF and quantized blocks
 export {
   GgufFile,
