@@ -2,7 +2,7 @@
 // Several adapters may be active at once, each with its own weight.
 
 /** One adapted module: A [rank, inFeatures], B [outFeatures, rank], scale = alpha / rank. */
-export interface LoraModuleWeights {
+export interface RuntimeLoraModule {
   readonly a: Float32Array;
   readonly b: Float32Array;
   readonly rank: number;
@@ -12,7 +12,7 @@ export interface LoraModuleWeights {
 /** A loaded adapter: canonical HF weight name (e.g. model.layers.0.self_attn.q_proj.weight) -> A/B. */
 export interface RuntimeLoraAdapter {
   readonly name: string;
-  readonly modules: ReadonlyMap<string, LoraModuleWeights>;
+  readonly modules: ReadonlyMap<string, RuntimeLoraModule>;
 }
 
 /** An adapter with the weight it is applied with. */

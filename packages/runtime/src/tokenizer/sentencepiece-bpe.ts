@@ -5,6 +5,7 @@
 // turns <0xXX> pieces into bytes.
 import { FormatError } from '@meld/tensor-core';
 import type { StreamingDecoder, Tokenizer } from './tokenizer';
+import type { SentencePieceExport } from './tokenizer-json';
 
 export interface SentencePieceVocabulary {
   /** Piece bytes per token id, with SentencePiece's U+2581 already turned into ' '. */
@@ -14,6 +15,7 @@ export interface SentencePieceVocabulary {
   readonly controlTokens?: ReadonlySet<number>;
   readonly bosTokenId?: number;
   readonly eosTokenId?: number;
+  readonly unkTokenId?: number;
   readonly addBos?: boolean;
   readonly addDummyPrefix?: boolean;
 }
@@ -90,8 +92,10 @@ export class SentencePieceBpeTokenizer implements Tokenizer {
   /** Bytes each token decodes to (byte tokens -> one byte, control tokens -> nothing). */
   private readonly decoded: Uint8Array[];
   private readonly addDummyPrefix: boolean;
+  private readonly vocabulary: SentencePieceVocabulary;
 
   constructor(vocabulary: SentencePieceVocabulary) {
+    this.vocabulary = vocabulary;
     this.pieces = vocabulary.pieces;
     this.scores = vocabulary.scores;
     this.vocabSize = vocabulary.pieces.length;
@@ -203,6 +207,24 @@ export class SentencePieceBpeTokenizer implements Tokenizer {
         return textDecoder.decode(bytes, { stream: true });
       },
       flush: () => textDecoder.decode(),
+    };
+  }
+
+  /** The vocabulary as strings and scores, for writing tokenizer.json or a GGUF vocabulary. */
+  exportVocabulary(): SentencePieceExport {
+    const text = new TextDecoder();
+    const v = this.vocabulary;
+    const controlTokens = new Set(v.controlTokens ?? []);
+    for (const id of [v.unkTokenId, v.bosTokenId, v.eosTokenId]) if (id !== undefined) controlTokens.add(id);
+    return {
+      pieces: v.pieces.map((piece) => text.decode(piece)),
+      scores: v.scores,
+      ...(v.bosTokenId !== undefined ? { bosTokenId: v.bosTokenId } : {}),
+      ...(v.eosTokenId !== undefined ? { eosTokenId: v.eosTokenId } : {}),
+      ...(v.unkTokenId !== undefined ? { unkTokenId: v.unkTokenId } : {}),
+      controlTokens,
+      addBos: this.addBosByDefault,
+      addDummyPrefix: this.addDummyPrefix,
     };
   }
 
