@@ -1,3 +1,32 @@
+export {
+  formatPath,
+  MergeConfigError,
+  type ParseMergeConfigOptions,
+  parseMergeConfig,
+  readMergeConfig,
+} from './config/parse';
+export { evaluateGradient, evaluateSetting, type ParameterValue, resolveParameters } from './config/resolve';
+export {
+  type MergeConfig,
+  type MergeConfigInput,
+  mergeConfigSchema,
+  type ParameterSetting,
+  type ParameterSettings,
+} from './config/schema';
+export {
+  ArchitectureMismatchError,
+  MissingTensorError,
+  TensorDTypeError,
+  TensorShapeMismatchError,
+  UnmatchedTensorError,
+} from './errors';
+export {
+  type MergeModelOptions,
+  type MergeModelResult,
+  mergeModels,
+  type OutputDType,
+  tokenizerFiles,
+} from './merge-model';
 export { type MergeTensorsOptions, type MergeTensorsResult, mergeTensors } from './merge-tensors';
 export {
   defineMergeMethod,
@@ -13,6 +42,18 @@ export {
   taskArithmeticMethod,
   taskArithmeticVariants,
 } from './methods/task-arithmetic';
+export { type InputModel, openInputModel, resolveModelPath, type TensorSource } from './model-source';
+export { type StagedFolder, stageOutputFolder } from './output-folder';
+export {
+  layerIndexOf,
+  type MergePlan,
+  type MergeTask,
+  type PlanOptions,
+  planMerge,
+  type TaskInput,
+  withLayerIndex,
+} from './plan';
+export type { MergeProgressCallback, MergeProgressEvent } from './progress';
 export { hashString, randomKey, uniformAt } from './random';
 export {
   builtinMergeMethods,

@@ -6,6 +6,7 @@
 // Rescaling of what is kept: 'l1' (mergekit: restore the L1 norm of τ) or 'inverse_probability'
 // (PEFT/DARE paper: divide by the keep probability, 1/density or 1/p_i for DELLA).
 // Ties in magnitude are broken by element index (earlier wins), so results never depend on chunking.
+import { ValidationError } from '@meld/tensor-core';
 import { uniformAt } from '../random';
 import { kthLargest } from '../select';
 
@@ -210,7 +211,8 @@ export function prepareSparsifier(
   // della_magprune
   const { epsilon } = options;
   if (density - epsilon <= 0 || density + epsilon > 1) {
-    throw new RangeError(
+    throw new ValidationError(
+      'epsilon',
       `della needs 0 < density − epsilon and density + epsilon <= 1 (density ${density}, epsilon ${epsilon})`,
     );
   }

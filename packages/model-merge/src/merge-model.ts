@@ -1,0 +1,280 @@
+// Running a merge: open the models, plan per-tensor tasks, stream each through its method (row
+// chunks in, row chunks out, encoded straight to the output dtype), write shards + index +
+// config.json + tokenizer files + README into a staged folder, rename it into place at the end.
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { encodeBf16, encodeF16, SafetensorsShardWriter, Tensor, ValidationError } from '@meld/tensor-core';
+import { stringify } from 'yaml';
+import { parseMergeConfig, readMergeConfig } from './config/parse';
+import type { MergeConfig } from './config/schema';
+import { type InputModel, openInputModel } from './model-source';
+import { stageOutputFolder } from './output-folder';
+import { type MergeTask, planMerge } from './plan';
+import type { MergeProgressCallback } from './progress';
+import { defaultMergeMethods, type MergeMethodRegistry } from './registry';
+import { rowGeometry, type TensorOutput, tensorView } from './tensor-view';
+
+export type OutputDType = 'f32' | 'f16' | 'bf16';
+
+const dtypeNames: Record<string, OutputDType> = {
+  float32: 'f32',
+  fp32: 'f32',
+  float16: 'f16',
+  fp16: 'f16',
+  bfloat16: 'bf16',
+  bf16: 'bf16',
+};
+const torchNames: Record<OutputDType, string> = { f32: 'float32', f16: 'float16', bf16: 'bfloat16' };
+
+export const tokenizerFiles = [
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'tokenizer.model',
+  'vocab.json',
+  'merges.txt',
+  'added_tokens.json',
+  'generation_config.json',
+];
+
+export interface MergeModelOptions {
+  /** A parsed config, YAML text, or (with configPath) nothing. */
+  config?: MergeConfig | string;
+  /** Path of the YAML file (models resolve relative to its folder). */
+  configPath?: string;
+  outputDir: string;
+  /** Largest output shard in bytes (default 5e9, mergekit's default). */
+  outShardBytes?: number;
+  /** Overrides out_dtype / dtype of the config. */
+  outDType?: OutputDType;
+  seed?: number;
+  overwrite?: boolean;
+  /** Elements per row chunk (default 2^20). */
+  chunkElements?: number;
+  registry?: MergeMethodRegistry;
+  onProgress?: MergeProgressCallback;
+}
+
+export interface MergeModelResult {
+  readonly outputDir: string;
+  readonly files: readonly string[];
+  readonly tensors: number;
+  readonly copied: number;
+  readonly dropped: readonly string[];
+  readonly inputBytes: number;
+  readonly outputBytes: number;
+  readonly seconds: number;
+  readonly warnings: readonly string[];
+}
+
+function outputDTypeOf(config: MergeConfig, override: OutputDType | undefined): OutputDType | undefined {
+  if (override) return override;
+  const name = config.out_dtype ?? config.dtype;
+  return name ? dtypeNames[name] : undefined;
+}
+
+function nativeDType(safetensorsDType: string): OutputDType {
+  if (safetensorsDType === 'BF16' || safetensorsDType === 'bf16') return 'bf16';
+  if (safetensorsDType === 'F16' || safetensorsDType === 'f16') return 'f16';
+  return 'f32';
+}
+
+/** An output buffer in the target dtype, filled row chunk by row chunk. */
+function encodedOutput(dtype: OutputDType, shape: readonly number[]): TensorOutput & { tensor(): Tensor } {
+  const { size, rowLength } = rowGeometry(shape);
+  if (dtype === 'f32') {
+    const data = new Float32Array(size);
+    return {
+      write: (rowStart, values) => data.set(values, rowStart * rowLength),
+      tensor: () => Tensor.fromF32(data, shape),
+    };
+  }
+  const bytes = new Uint8Array(size * 2);
+  const encode = dtype === 'bf16' ? encodeBf16 : encodeF16;
+  return {
+    write(rowStart, values) {
+      encode(values, bytes.subarray(rowStart * rowLength * 2, (rowStart * rowLength + values.length) * 2));
+    },
+    tensor: () => Tensor.fromBytes(dtype, shape, bytes),
+  };
+}
+
+function runTask(
+  task: MergeTask,
+  models: ReadonlyMap<string, InputModel>,
+  outDType: OutputDType | undefined,
+  seed: number,
+  chunkElements: number,
+  warnings: string[],
+): Tensor {
+  const read = (input: { model: string; tensor: string }) =>
+    models.get(input.model)!.source.readTensor(input.tensor);
+  const firstInput = task.base ?? task.inputs[0]!;
+  const dtype = outDType ?? nativeDType(models.get(firstInput.model)!.source.info(firstInput.tensor).dtype);
+  if (task.kind === 'copy') {
+    const tensor = read(task.inputs[0]!);
+    if (tensor.dtype === dtype) return tensor;
+    const output = encodedOutput(dtype, task.shape);
+    output.write(0, tensor.toFloat32());
+    return output.tensor();
+  }
+  const base = task.base ? tensorView(read(task.base)) : undefined;
+  const inputs = task.inputs.map((input) => tensorView(read(input)));
+  const output = encodedOutput(dtype, task.shape);
+  task.method.doMerge({
+    tensorName: task.output,
+    shape: task.shape,
+    ...(base ? { base } : {}),
+    models: inputs,
+    modelParameters: task.modelParameters,
+    parameters: task.parameters,
+    seed,
+    chunkElements,
+    output,
+    warnings,
+  });
+  return output.tensor();
+}
+
+function readmeFor(config: MergeConfig, yamlText: string): string {
+  const models = config.models?.map((m) => m.model) ?? [
+    ...new Set(config.slices!.flatMap((s) => s.sources.map((x) => x.model))),
+  ];
+  return [
+    '---',
+    'tags:',
+    '- merge',
+    '- meld',
+    '---',
+    '# Merged model',
+    '',
+    `Merged with \`meld merge\` (@meld/model-merge) using the **${config.merge_method}** method` +
+      (config.base_model ? ` with \`${config.base_model}\` as the base.` : '.'),
+    '',
+    '## Models',
+    '',
+    ...models.map((m) => `- ${m}`),
+    '',
+    '## Configuration',
+    '',
+    '```yaml',
+    yamlText.trimEnd(),
+    '```',
+    '',
+  ].join('\n');
+}
+
+/** Merges models as a mergekit YAML config says; returns a summary. */
+export function mergeModels(options: MergeModelOptions): MergeModelResult {
+  const started = performance.now();
+  const registry = options.registry ?? defaultMergeMethods;
+  let config: MergeConfig;
+  let yamlText: string;
+  if (options.config === undefined) {
+    if (!options.configPath) throw new ValidationError('config', 'give config or configPath');
+    config = readMergeConfig(options.configPath, { registry });
+    yamlText = readFileSync(options.configPath, 'utf8'); // the user's own text, comments included
+  } else if (typeof options.config === 'string') {
+    yamlText = options.config;
+    config = parseMergeConfig(options.config, { registry, file: options.configPath ?? 'merge config' });
+  } else {
+    config = options.config;
+    yamlText = stringify(config);
+  }
+  const configFolder = options.configPath ? dirname(options.configPath) : undefined;
+  const references = new Set<string>();
+  if (config.base_model) references.add(config.base_model);
+  for (const entry of config.models ?? []) references.add(entry.model);
+  for (const slice of config.slices ?? []) {
+    if (slice.base_model) references.add(slice.base_model);
+    for (const source of slice.sources) references.add(source.model);
+  }
+  const tokenizerSource = config.tokenizer?.source ?? config.tokenizer_source;
+  const models = new Map<string, InputModel>();
+  const warnings: string[] = [];
+  let staged: ReturnType<typeof stageOutputFolder> | undefined;
+  let writer: SafetensorsShardWriter | undefined;
+  try {
+    for (const reference of references) models.set(reference, openInputModel(reference, configFolder));
+    const plan = planMerge({ config, models, registry });
+    warnings.push(...plan.warnings);
+    const inputBytesTotal = plan.tasks.reduce((sum, task) => sum + task.inputBytes, 0);
+    options.onProgress?.({ type: 'plan-ready', tensors: plan.tasks.length, inputBytes: inputBytesTotal });
+    staged = stageOutputFolder(options.outputDir, options.overwrite);
+    writer = new SafetensorsShardWriter(staged.path, {
+      maxShardBytes: options.outShardBytes ?? 5_000_000_000,
+      metadata: { format: 'pt' },
+      indexMetadata: { merge_tool: 'meld' },
+    });
+    const outDType = outputDTypeOf(config, options.outDType);
+    const seed = options.seed ?? config.random_seed ?? 0;
+    const chunkElements = options.chunkElements ?? 1 << 20;
+    let inputBytesDone = 0;
+    let outputBytes = 0;
+    for (const [index, task] of plan.tasks.entries()) {
+      options.onProgress?.({ type: 'tensor-start', name: task.output, index, total: plan.tasks.length });
+      const tensor = runTask(task, models, outDType, seed, chunkElements, warnings);
+      writer.add(task.output, tensor);
+      inputBytesDone += task.inputBytes;
+      outputBytes += tensor.byteLength;
+      options.onProgress?.({
+        type: 'tensor-end',
+        name: task.output,
+        index,
+        total: plan.tasks.length,
+        inputBytesDone,
+        inputBytesTotal,
+        outputBytes,
+      });
+    }
+    const written = writer.finish();
+    writer = undefined;
+    options.onProgress?.({ type: 'write-finished', files: written.files });
+    // config.json from the reference model, with the output layer count and dtype
+    const reference = models.get(plan.referenceModel)!;
+    if (reference.config) {
+      const outConfig: Record<string, unknown> = { ...reference.config };
+      if (plan.outputLayers !== undefined && typeof outConfig.num_hidden_layers === 'number')
+        outConfig.num_hidden_layers = plan.outputLayers;
+      if (outDType) outConfig.torch_dtype = torchNames[outDType];
+      writeFileSync(join(staged.path, 'config.json'), `${JSON.stringify(outConfig, null, 2)}\n`);
+    } else warnings.push(`'${plan.referenceModel}' has no config.json; none written`);
+    const tokenizerModel =
+      tokenizerSource === undefined || tokenizerSource === 'base'
+        ? reference
+        : (models.get(tokenizerSource) ?? openInputModel(tokenizerSource, configFolder));
+    let copiedTokenizer = 0;
+    for (const file of tokenizerFiles) {
+      const from = join(tokenizerModel.folder, file);
+      if (existsSync(from)) {
+        copyFileSync(from, join(staged.path, file));
+        copiedTokenizer++;
+      }
+    }
+    if (copiedTokenizer === 0) warnings.push(`no tokenizer files found in '${tokenizerModel.reference}'`);
+    writeFileSync(
+      join(staged.path, 'mergekit_config.yml'),
+      yamlText.endsWith('\n') ? yamlText : `${yamlText}\n`,
+    );
+    writeFileSync(join(staged.path, 'README.md'), readmeFor(config, yamlText));
+    staged.commit();
+    options.onProgress?.({ type: 'merge-finished', outputDir: options.outputDir });
+    return {
+      outputDir: options.outputDir,
+      files: written.files,
+      tensors: plan.tasks.length,
+      copied: plan.tasks.filter((t) => t.kind === 'copy').length,
+      dropped: plan.dropped,
+      inputBytes: inputBytesTotal,
+      outputBytes,
+      seconds: (performance.now() - started) / 1000,
+      warnings,
+    };
+  } catch (error) {
+    writer?.abort();
+    staged?.abort();
+    throw error;
+  } finally {
+    for (const model of models.values()) model.source.close();
+  }
+}
