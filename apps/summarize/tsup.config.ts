@@ -1,3 +1,8 @@
 import { meldTsup } from '@meld/tsup-config';
 
-export default meldTsup({ entry: ['src/index.ts'] });
+export default meldTsup({
+  entry: { index: 'src/index.ts', main: 'src/main.ts' },
+  esbuildOptions(options, context) {
+    if (context.format === 'esm') options.banner = { js: '#!/usr/bin/env node' };
+  },
+});

@@ -13,29 +13,29 @@ describe('cl100k token counts', () => {
 });
 
 describe('chunker', () => {
-  it('packs paragraphs up to the chunk size and cuts an over-long one at sentence ends', () => {
+  it('packs paragraphs up to the chunk size and cuts an over-long one at sentence ends', async () => {
     const long = Array.from({ length: 40 }, (_, index) => `Sentence number ${index} is here.`).join(' ');
     const text = ['Short opening.', '', 'Another paragraph.', long, 'Closing words.'].join('\n');
-    const chunks = chunkText(text, { chunkSize: 64 });
+    const chunks = await chunkText(text, { chunkSize: 64 });
     for (const chunk of chunks) expect(countCl100k(chunk)).toBeLessThanOrEqual(64);
     expect(chunks[0].startsWith('Short opening.\nAnother paragraph.\nSentence number 0 is here.')).toBe(true);
     for (const chunk of chunks.slice(0, -1)) expect(chunk).toMatch(/[.!?]$/);
     expect(chunks.join(' ').replace(/\s+/g, ' ')).toBe(text.replace(/\s+/g, ' '));
   });
 
-  it('returns one chunk when the whole text fits', () => {
-    expect(chunkText('a\n\nb', { chunkSize: 2048 })).toEqual(['a\nb']);
+  it('returns one chunk when the whole text fits', async () => {
+    expect(await chunkText('a\n\nb', { chunkSize: 2048 })).toEqual(['a\nb']);
   });
 });
 
 describeWithShared('chunker on a Gutenberg book', ['data/books/pg84.txt'], () => {
-  it('never exceeds the chunk size, loses no text and packs greedily', () => {
+  it('never exceeds the chunk size, loses no text and packs greedily', async () => {
     const paragraphs = readFileSync(sharedFile('data/books/pg84.txt'), 'utf8')
       .replace(/\r/g, '')
       .split(/\n\s*\n/)
       .map((paragraph) => paragraph.replace(/\s*\n\s*/g, ' ').trim())
       .filter((paragraph) => paragraph.length > 0);
-    const chunks = chunkText(paragraphs.join('\n'), { chunkSize: 2048 });
+    const chunks = await chunkText(paragraphs.join('\n'), { chunkSize: 2048 });
     expect(chunks.length).toBeGreaterThan(40);
     for (const chunk of chunks) expect(countCl100k(chunk)).toBeLessThanOrEqual(2048);
     expect(chunks.join('\n')).toBe(paragraphs.join('\n'));

@@ -3,14 +3,18 @@
 // than a chunk is cut at sentence ends (then at commas, then at a token boundary).
 import { LLMValidationError } from '@meld/llm';
 import { z } from 'zod';
-import { countCl100k } from './token-counter';
+import { cl100kCounter, type TokenCounterV1 } from './token-counter';
 
 export const chunkOptionsSchema = z.object({
   chunkSize: z.number().int().min(16),
-  /** Synchronous token count; cl100k_base by default. */
-  countTokens: z.custom<(text: string) => number>((value) => typeof value === 'function').optional(),
+  /** cl100k_base by default (as the paper), or e.g. modelTokenCounter(model). */
+  counter: z
+    .custom<TokenCounterV1>((value) => typeof value === 'object' && value !== null && 'count' in value)
+    .optional(),
 });
 export type ChunkOptions = z.input<typeof chunkOptionsSchema>;
+
+type Count = (text: string) => Promise<number>;
 
 const sentenceEnds = new Set(['.', '?', '!']);
 
@@ -27,11 +31,7 @@ function cutPoints(text: string, commas: boolean): number[] {
 }
 
 /** The longest prefix ending at a cut point with at most `limit` tokens; the rest is returned too. */
-function cutToFit(
-  text: string,
-  limit: number,
-  count: (text: string) => number,
-): [head: string, rest: string] {
+async function cutToFit(text: string, limit: number, count: Count): Promise<[head: string, rest: string]> {
   for (const commas of [false, true]) {
     const points = cutPoints(text, commas);
     let low = 0;
@@ -39,7 +39,7 @@ function cutToFit(
     let best = -1;
     while (low <= high) {
       const middle = (low + high) >> 1;
-      if (count(text.slice(0, points[middle] + 1)) <= limit) {
+      if ((await count(text.slice(0, points[middle] + 1))) <= limit) {
         best = points[middle];
         low = middle + 1;
       } else high = middle - 1;
@@ -51,7 +51,7 @@ function cutToFit(
   let high = text.length;
   while (low < high) {
     const middle = (low + high + 1) >> 1;
-    if (count(text.slice(0, middle)) <= limit) low = middle;
+    if ((await count(text.slice(0, middle))) <= limit) low = middle;
     else high = middle - 1;
   }
   const space = text.lastIndexOf(' ', low);
@@ -59,17 +59,18 @@ function cutToFit(
   return [text.slice(0, end), text.slice(end)];
 }
 
-export function chunkText(text: string, options: ChunkOptions): string[] {
+export async function chunkText(text: string, options: ChunkOptions): Promise<string[]> {
   const parsed = chunkOptionsSchema.safeParse(options);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new LLMValidationError(['options', ...issue.path.map(String)].join('.'), issue.message);
   }
   const { chunkSize } = parsed.data;
-  const count = parsed.data.countTokens ?? countCl100k;
+  const counter = parsed.data.counter ?? cl100kCounter;
+  const count: Count = (piece) => counter.count(piece);
   const paragraphs = text.split('\n').filter((paragraph) => paragraph.length > 0);
   if (paragraphs.length === 0) return [];
-  if (count(paragraphs.join('\n')) <= chunkSize) return [paragraphs.join('\n')];
+  if ((await count(paragraphs.join('\n'))) <= chunkSize) return [paragraphs.join('\n')];
 
   const chunks: string[] = [];
   let current = '';
@@ -78,23 +79,23 @@ export function chunkText(text: string, options: ChunkOptions): string[] {
   let joins = 0;
   for (const paragraph of paragraphs) {
     const candidate = current.length > 0 ? `${current}\n${paragraph}` : paragraph;
-    const paragraphTokens = count(paragraph);
+    const paragraphTokens = await count(paragraph);
     if (paragraphTokens > chunkSize) {
-      let [head, rest] = cutToFit(candidate, chunkSize, count);
+      let [head, rest] = await cutToFit(candidate, chunkSize, count);
       chunks.push(head);
-      while (count(rest) > chunkSize) {
-        [head, rest] = cutToFit(rest, chunkSize, count);
+      while ((await count(rest)) > chunkSize) {
+        [head, rest] = await cutToFit(rest, chunkSize, count);
         chunks.push(head);
       }
       current = rest;
-      currentTokens = count(rest);
+      currentTokens = await count(rest);
       joins = 0;
       continue;
     }
     // Counts nearly add up across a '\n' join; near the limit we count exactly (so the decision is exact).
     const estimate = currentTokens + paragraphTokens + (current.length > 0 ? 1 : 0);
     const exact = Math.abs(estimate - chunkSize) <= 16 + 2 * joins;
-    const candidateTokens = exact ? count(candidate) : estimate;
+    const candidateTokens = exact ? await count(candidate) : estimate;
     if (candidateTokens > chunkSize) {
       chunks.push(current);
       current = paragraph;
