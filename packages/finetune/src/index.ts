@@ -25,6 +25,19 @@ export {
   promptTemplates,
   type TextSegment,
 } from './data/templates';
+// data checks
+export {
+  checkData,
+  type DataCheckOptions,
+  type DataCheckProgressEvent,
+  type DataCheckReport,
+  dataCheckOptionsSchema,
+  type Removal,
+} from './data-check/data-check';
+export { type EmbeddingFunction, endpointEmbedder, localEmbedder } from './data-check/embedders';
+export { contaminationByNgram, dedupByNgram, ngrams, words } from './data-check/ngram';
+export { type DataCheckFiles, dataCheckMarkdown, writeDataCheckReport } from './data-check/report';
+export { contaminationByCosine, dedupByCosine, type Match, normalize } from './data-check/similarity';
 // LoRA
 export {
   defaultTargetModules,

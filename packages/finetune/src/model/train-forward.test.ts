@@ -1,12 +1,15 @@
 import { readFileSync } from 'node:fs';
+import { loadLlama2c, type Model } from '@meld/runtime';
 import { describeWithShared, sharedFile } from '@meld/test-utils';
-import { expect, it } from 'vitest';
-import { decodePieces, loadStories260k, readPieces, stories260kFiles } from '../__fixtures__/stories260k';
+import { beforeAll, expect, it } from 'vitest';
+import { stories260kFiles } from '../__fixtures__/stories260k';
 import { crossEntropy } from '../autodiff/cross-entropy';
 import { Tape } from '../autodiff/tape';
 import { parseLoraConfig } from '../lora/lora-config';
 import { createLoraParameters, trainableVariables } from '../lora/lora-parameters';
 import { SeededRandom } from '../random';
+import { baseWeightsFromModel } from './from-runtime';
+import type { BaseWeights } from './llama-config';
 import { FrozenModel, trainForward } from './train-forward';
 
 function argmaxLastRow(logits: Float32Array | Float64Array, vocab: number): number {
@@ -18,13 +21,21 @@ function argmaxLastRow(logits: Float32Array | Float64Array, vocab: number): numb
 }
 
 describeWithShared('training forward on stories260K', stories260kFiles, () => {
-  const base = loadStories260k();
-  const model = new FrozenModel(base);
+  let runtimeModel: Model;
+  let base: BaseWeights;
+  let model: FrozenModel;
+  beforeAll(async () => {
+    runtimeModel = await loadLlama2c(
+      sharedFile('models/stories260K/stories260K.bin'),
+      sharedFile('models/stories260K/tok512.bin'),
+    );
+    base = baseWeightsFromModel(runtimeModel);
+    model = new FrozenModel(base);
+  });
 
   it('greedy decoding reproduces llama2.c run.c reference text', () => {
     const reference = readFileSync(sharedFile('models/stories260K/REFERENCE.md'), 'utf8');
     const expected = /## 1\.[^\n]*\n```text\n([\s\S]*?)```/.exec(reference)?.[1] ?? '';
-    const pieces = readPieces();
     const tokens = [1];
     for (let step = 0; step < 48; step++) {
       const logits = trainForward(new Tape(false), model, {
@@ -34,7 +45,7 @@ describeWithShared('training forward on stories260K', stories260kFiles, () => {
       });
       tokens.push(argmaxLastRow(logits.data, base.config.vocabSize));
     }
-    const text = decodePieces(pieces, tokens.slice(1));
+    const text = runtimeModel.tokenizer.decode(tokens.slice(1));
     expect(text.length).toBeGreaterThan(100);
     expect(expected.startsWith(text)).toBe(true);
   });
