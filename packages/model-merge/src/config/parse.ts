@@ -54,7 +54,7 @@ export function parseMergeConfig(text: string, options: ParseMergeConfigOptions 
   const file = options.file ?? 'merge config';
   const registry = options.registry ?? defaultMergeMethods;
   const lines = new LineCounter();
-  const document = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const document = parseDocument(text, { lineCounter: lines });
   if (document.errors.length > 0) {
     const error = document.errors[0]!;
     const position = error.linePos?.[0];
@@ -109,7 +109,7 @@ export function parseMergeConfig(text: string, options: ParseMergeConfigOptions 
   if (
     method.base === 'required' &&
     config.base_model === undefined &&
-    !(config.slices ?? []).every((s) => s.base_model)
+    !(config.slices !== undefined && config.slices.every((s) => s.base_model))
   ) {
     fail(['merge_method'], `${method.name} needs a base_model`);
   }
