@@ -195,3 +195,17 @@ export { dequantizeQ4_K } from './quant/q4-k';
 export { dequantizeQ6_K } from './quant/q6-k';
 export { dequantizeQ8_0, quantizeQ8_0 } from './quant/q8-0';
 export { Tensor, type TensorData } from './tensor';
+// backends: ort (onnxruntime-node) and webgpu (WGSL), registered explicitly
+export { type DefaultBackendOptions, registerDefaultBackends } from './backends/default-backends';
+export {
+  ONNX_DOUBLE,
+  ONNX_FLOAT,
+  ONNX_INT64,
+  type OnnxGraph,
+  type OnnxInitializer,
+  type OnnxNode,
+  type OnnxValueInfo,
+  serializeOnnxModel,
+} from './backends/ort/onnx-model';
+export { createOrtBackend, type OrtBackend, type OrtBackendOptions, OrtError } from './backends/ort/ort-backend';
+export { createWebGpuBackend, type WebGpuBackend } from './backends/webgpu/webgpu-backend';
