@@ -7,8 +7,9 @@
 //             max_queued_sequences: 16, drain_timeout_seconds: 30, kv_compress_every: 8 }
 //   models:
 //     - name: stories260K
-//       source: ../shared/models/stories260K/stories260K.bin   # relative to this file
-//       tokenizer: ../shared/models/stories260K/tok512.bin     # llama2.c checkpoints only
+//       source: ../shared/models/stories260K/stories260K.bin   # relative to this file; .bin, .gguf,
+//                                                              # HF folder, or hub id owner/name
+//       tokenizer: ../shared/models/stories260K/tok512.bin     # optional (found beside the model)
 //       kv_cache: { policy: full }                             # default for requests naming none
 //
 // Model paths come from here only: a request names a model by `name`, never by path.
@@ -96,10 +97,7 @@ export async function loadServeConfigFile(file: string): Promise<ServeConfig> {
     ...config,
     models: config.models.map((model) => ({
       ...model,
-      source:
-        isHubId(model.source) && !existsSync(resolve(base, model.source))
-          ? model.source
-          : resolve(base, model.source),
+      source: resolveModelSource(model.source, base),
       ...(model.tokenizer ? { tokenizer: resolve(base, model.tokenizer) } : {}),
     })),
   };
@@ -112,9 +110,20 @@ export function isHubId(source: string): boolean {
   return /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/.test(source) && extname(source) === '';
 }
 
+/**
+ * A config's or flag's model source as @meld/runtime's loadModel takes it: an existing path resolved
+ * against `base`, or `hf:owner/name` for a hub id.
+ */
+export function resolveModelSource(source: string, base: string): string {
+  if (source.startsWith('hf:')) return source;
+  const path = resolve(base, source);
+  if (existsSync(path) || !isHubId(source)) return path;
+  return `hf:${source}`;
+}
+
 /** The model name `--model SOURCE` gets: the file name without extension. */
 export function defaultModelName(source: string): string {
-  const name = basename(source.replace(/[/\\]+$/, ''));
+  const name = basename(source.replace(/^hf:/, '').replace(/[/\\]+$/, ''));
   const extension = extname(name);
   return extension ? name.slice(0, -extension.length) : name;
 }

@@ -68,7 +68,11 @@ export interface ServeEngineV1 {
   detokenize(tokens: readonly number[]): string;
   /** The vocabulary piece of one token, as logprobs report it. */
   tokenPiece(token: number): string;
-  applyChatTemplate(messages: readonly ChatTurn[], options: { addGenerationPrompt: boolean }): string;
+  /**
+   * Prompt tokens of a chat, ending where the assistant's reply starts: the tokenizer's chat template
+   * when it has one, else the plain transcript `role: content` per line followed by `assistant:`.
+   */
+  encodeChat(messages: readonly ChatTurn[]): number[];
   /** Throws a ValidationError naming the field when the choice is invalid. */
   validateKVCache(choice: KVCacheChoice): void;
   startSequence(

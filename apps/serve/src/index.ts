@@ -1,4 +1,4 @@
-export { applyPlainChatTemplate } from './chat-template';
+export { type CliIO, type CliResult, runCli } from './cli';
 export {
   defaultModelName,
   isHubId,
@@ -6,6 +6,7 @@ export {
   loadServeConfigFile,
   type ModelEntry,
   parseServeConfig,
+  resolveModelSource,
   type ServeConfig,
   serveConfigSchema,
 } from './config';
@@ -21,7 +22,7 @@ export type {
 } from './engine';
 export { HttpError, type OpenAIErrorBody, type OpenAIErrorType } from './errors';
 export { Metrics } from './metrics';
-export { findLlama2cTokenizer, type LoadModelOptions, loadServedModel } from './models';
+export { type LoadModelOptions, loadServedModel } from './models';
 export { RuntimeEngine, type RuntimeEngineOptions } from './runtime-engine';
 export {
   QueueFullError,

@@ -2,8 +2,7 @@
 // runtime's own forward pass and sampler, and a KV cache per sequence from @meld/kv-cache's policies.
 import { randomInt } from 'node:crypto';
 import { type KVCacheV1, kvPolicyNames, resolveKVOptions } from '@meld/kv-cache';
-import { type Model, Sampler } from '@meld/runtime';
-import { applyPlainChatTemplate } from './chat-template';
+import { HuggingFaceTokenizer, LocalLanguageModel, type Model, Sampler } from '@meld/runtime';
 import type {
   ChatTurn,
   EngineSequence,
@@ -24,12 +23,14 @@ export interface RuntimeEngineOptions {
 export class RuntimeEngine implements ServeEngineV1 {
   readonly specificationVersion = 'v1' as const;
   readonly contextLength: number;
-  readonly chatTemplate = 'plain' as const;
+  readonly chatTemplate: 'model' | 'plain';
   readonly kvPolicies: readonly string[] = kvPolicyNames;
   readonly vocabularySize: number;
   readonly embeddingSize: number;
   readonly model: Model;
   private readonly options: RuntimeEngineOptions;
+  /** runtime's LanguageModelV1, used for its chat-template rendering. */
+  private readonly chat: LocalLanguageModel;
 
   constructor(model: Model, options: RuntimeEngineOptions) {
     this.model = model;
@@ -37,6 +38,10 @@ export class RuntimeEngine implements ServeEngineV1 {
     this.contextLength = model.config.contextLength;
     this.vocabularySize = model.config.vocabSize;
     this.embeddingSize = model.config.hiddenSize;
+    this.chat = new LocalLanguageModel(model);
+    const tokenizer = model.tokenizer;
+    this.chatTemplate =
+      tokenizer instanceof HuggingFaceTokenizer && tokenizer.chatTemplate ? 'model' : 'plain';
     if (options.defaultKVCache) this.validateKVCache(options.defaultKVCache);
   }
 
@@ -54,8 +59,8 @@ export class RuntimeEngine implements ServeEngineV1 {
     return this.model.tokenizer.piece(token).replaceAll('\u2581', ' ');
   }
 
-  applyChatTemplate(messages: readonly ChatTurn[], options: { addGenerationPrompt: boolean }): string {
-    return applyPlainChatTemplate(messages, options);
+  encodeChat(messages: readonly ChatTurn[]): number[] {
+    return this.chat.promptTokens({ messages: [...messages] });
   }
 
   validateKVCache(choice: KVCacheChoice): void {

@@ -107,7 +107,6 @@ export const tokenizeRequestSchema = z
     content: z.string().optional(),
     messages: z.array(chatMessageSchema).min(1).optional(),
     add_special_tokens: z.boolean().optional(),
-    add_generation_prompt: z.boolean().optional(),
     with_pieces: z.boolean().optional(),
   })
   .superRefine((value, context) => {

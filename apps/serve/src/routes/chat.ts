@@ -43,8 +43,7 @@ export async function handleChatCompletions(
   const engine = model.engine;
   const kvCache = checkMeldExtension(engine, request.meld);
 
-  const promptText = engine.applyChatTemplate(toChatTurns(request.messages), { addGenerationPrompt: true });
-  const prompt = engine.tokenize(promptText, { addSpecialTokens: true });
+  const prompt = engine.encodeChat(toChatTurns(request.messages));
   const requested = request.max_completion_tokens ?? request.max_tokens;
   const maxTokens = resolveMaxTokens(context, model, prompt.length, requested, 'remaining', {
     prompt: 'messages',

@@ -18,12 +18,11 @@ export async function handleTokenize(
   if (!parsed.success) throw fromZodError(parsed.error);
   const request = parsed.data;
   const engine = findModel(context, request.model).engine;
-  const text = request.messages
-    ? engine.applyChatTemplate(toChatTurns(request.messages), {
-        addGenerationPrompt: request.add_generation_prompt ?? true,
-      })
-    : (request.prompt ?? request.content ?? '');
-  const tokens = engine.tokenize(text, { addSpecialTokens: request.add_special_tokens ?? true });
+  const tokens = request.messages
+    ? engine.encodeChat(toChatTurns(request.messages))
+    : engine.tokenize(request.prompt ?? request.content ?? '', {
+        addSpecialTokens: request.add_special_tokens ?? true,
+      });
   sendJson(response, 200, {
     count: tokens.length,
     max_model_len: engine.contextLength,
