@@ -2,7 +2,7 @@
 // plus `model.safetensors.index.json` = {"metadata":{"total_size":N},"weight_map":{name:file}},
 // serialised like Python's json.dumps(index, indent=2, sort_keys=True) + "\n". One shard is written
 // as plain `model.safetensors` without an index, as transformers' save_pretrained does.
-import { existsSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { FormatError, ValidationError } from '../errors';
 import type { Tensor } from '../tensor';
@@ -236,6 +236,7 @@ export function writeSafetensorsSharded(
 ): ShardedWriteResult {
   const prefix = options.prefix ?? 'model';
   const entries = toSafetensorsEntries(input);
+  mkdirSync(folder, { recursive: true });
   const shards = planShards(entries, options.maxShardBytes ?? 5_000_000_000);
   const files =
     shards.length === 1
@@ -279,6 +280,7 @@ export class SafetensorsShardWriter {
     this.folder = folder;
     this.options = options;
     this.maxShardBytes = options.maxShardBytes ?? 5_000_000_000;
+    mkdirSync(folder, { recursive: true });
     if (!(this.maxShardBytes > 0)) throw new ValidationError('maxShardBytes', 'must be positive');
   }
 
