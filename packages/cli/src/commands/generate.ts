@@ -1,0 +1,176 @@
+// meld generate: stream a model's continuation of a prompt to stdout, exactly as llama2.c's run
+// prints it (the prompt, then the generated text, then a newline); timings go to stderr.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { type ActiveAdapter, loadLoraAdapter, loadModel } from '@meld/runtime';
+import { z } from 'zod';
+import { type Command, type CommandIO, UsageError } from '../command';
+
+const help = `meld generate --model SOURCE [options]
+
+Streams the prompt followed by the generated text to stdout (nothing else); timings and tokens/s
+go to stderr. Output matches llama2.c's \`run\` for the same model, prompt, steps and temperature 0.
+
+SOURCE is a llama2.c checkpoint (.bin), a GGUF file, a Hugging Face model folder, or
+hf:owner/repo[@revision] (downloaded into ~/.cache/meld; HF_HUB_OFFLINE=1 uses the cache only).
+
+Options:
+  --model SOURCE        the model (required)
+  --tokenizer FILE      tokenizer for a llama2.c checkpoint (default: tokenizer.bin / tok*.bin beside it)
+  --prompt TEXT         the prompt (default: empty, generation starts from BOS)
+  --prompt-file FILE    read the prompt from a file instead
+  --max-tokens N        generate at most N new tokens
+  --steps N             llama2.c's -n: positions in total, BOS and prompt included (default 256;
+                        0 or more than the context = the whole context). Ignored with --max-tokens
+  --temperature T       0 = greedy (argmax); default 1.0
+  --top-k K             keep the K most likely tokens (0 = off)
+  --top-p P             nucleus sampling: keep the smallest set with probability >= P (default 0.9, 1 = off)
+  --min-p P             drop tokens less likely than P times the most likely one
+  --repetition-penalty R  divide the logits of tokens already seen by R (1 = off)
+  --stop TEXT           stop when TEXT is generated (repeatable); TEXT itself is not printed
+  --seed S              random seed for sampling (default: time)
+  --adapter DIR[:W]     apply a PEFT LoRA adapter at run time with weight W (default 1); repeatable
+  --context N           override the context length the model file declares
+  --help                this text
+`;
+
+const optionsSchema = z
+  .object({
+    model: z.string({ error: '--model is required' }).min(1),
+    tokenizer: z.string().optional(),
+    prompt: z.string().optional(),
+    'prompt-file': z.string().optional(),
+    'max-tokens': z.coerce.number().int().positive().optional(),
+    steps: z.coerce.number().int().min(0).default(256),
+    temperature: z.coerce.number().min(0).default(1),
+    'top-k': z.coerce.number().int().min(0).optional(),
+    'top-p': z.coerce.number().gt(0).max(1).default(0.9),
+    'min-p': z.coerce.number().min(0).max(1).optional(),
+    'repetition-penalty': z.coerce.number().positive().optional(),
+    stop: z.array(z.string()).default([]),
+    seed: z.coerce.number().int().optional(),
+    adapter: z.array(z.string()).default([]),
+    context: z.coerce.number().int().positive().optional(),
+  })
+  .superRefine((value, context) => {
+    if (value.prompt !== undefined && value['prompt-file'] !== undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['prompt-file'],
+        message: 'give --prompt or --prompt-file, not both',
+      });
+    }
+  });
+
+export function parseAdapterSpec(spec: string): { folder: string; weight: number } {
+  const match = /^(.*):(-?\d+(?:\.\d+)?(?:e-?\d+)?)$/.exec(spec);
+  if (!match) return { folder: spec, weight: 1 };
+  return { folder: match[1]!, weight: Number(match[2]) };
+}
+
+async function run(argv: string[], io: CommandIO): Promise<number> {
+  let values: Record<string, unknown>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        model: { type: 'string' },
+        tokenizer: { type: 'string' },
+        prompt: { type: 'string' },
+        'prompt-file': { type: 'string' },
+        'max-tokens': { type: 'string' },
+        steps: { type: 'string' },
+        temperature: { type: 'string' },
+        'top-k': { type: 'string' },
+        'top-p': { type: 'string' },
+        'min-p': { type: 'string' },
+        'repetition-penalty': { type: 'string' },
+        stop: { type: 'string', multiple: true },
+        seed: { type: 'string' },
+        adapter: { type: 'string', multiple: true },
+        context: { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const parsed = optionsSchema.safeParse(values);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new UsageError(`--${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
+  }
+  const options = parsed.data;
+  const model = await loadModel(options.model, {
+    ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}),
+    ...(options.context ? { contextLength: options.context } : {}),
+  });
+  const adapters: ActiveAdapter[] = options.adapter.map((spec) => {
+    const { folder, weight } = parseAdapterSpec(spec);
+    const adapter = loadLoraAdapter(folder);
+    for (const warning of adapter.warnings) io.stderr.write(`warning: ${warning}\n`);
+    return { adapter, weight };
+  });
+  const prompt =
+    options['prompt-file'] !== undefined
+      ? readFileSync(options['prompt-file'], 'utf8')
+      : (options.prompt ?? '');
+  const tokens = model.encode(prompt);
+  if (tokens.length === 0)
+    throw new UsageError('the prompt encodes to no tokens and the tokenizer adds no BOS');
+  const contextLength = model.config.contextLength;
+  const steps = options.steps <= 0 || options.steps > contextLength ? contextLength : options.steps;
+  const maxTokens = options['max-tokens'] ?? steps - tokens.length + 1;
+  if (maxTokens < 1) {
+    throw new UsageError(`--steps ${steps} leaves no room after the ${tokens.length}-token prompt`);
+  }
+  // The prompt as run.c prints it: each piece after the first (BOS) token.
+  const echo = model.tokenizer.createDecoder(tokens[0]);
+  let promptText = '';
+  for (const token of tokens.slice(1)) promptText += echo.push(token);
+  if (tokens[0] !== model.tokenizer.bosTokenId) promptText = model.tokenizer.decode(tokens);
+  io.stdout.write(promptText);
+
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  try {
+    for await (const event of model.generate(tokens, {
+      temperature: options.temperature,
+      topP: options['top-p'],
+      ...(options['top-k'] !== undefined ? { topK: options['top-k'] } : {}),
+      ...(options['min-p'] !== undefined ? { minP: options['min-p'] } : {}),
+      ...(options['repetition-penalty'] !== undefined
+        ? { repetitionPenalty: options['repetition-penalty'] }
+        : {}),
+      ...(options.seed !== undefined ? { seed: options.seed } : {}),
+      stop: options.stop,
+      maxTokens,
+      adapters,
+      signal: controller.signal,
+    })) {
+      if (event.text) io.stdout.write(event.text);
+      if (event.type === 'finish') {
+        io.stdout.write('\n');
+        const decodeRate =
+          event.completionTokens > 1 ? ((event.completionTokens - 1) / event.decodeMs) * 1000 : 0;
+        const prefillRate = (event.promptTokens / Math.max(event.prefillMs, 1e-3)) * 1000;
+        io.stderr.write(
+          `prompt ${event.promptTokens} tokens in ${event.prefillMs.toFixed(1)} ms (${prefillRate.toFixed(1)} tok/s); ` +
+            `generated ${event.completionTokens} tokens, achieved tok/s: ${decodeRate.toFixed(1)} (${event.finishReason})\n`,
+        );
+      }
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+  }
+  return 0;
+}
+
+export const generateCommand: Command = {
+  name: ['generate'],
+  summary: 'stream text from a model (llama2.c .bin, GGUF, HF folder, hf:owner/repo)',
+  help,
+  run,
+};
