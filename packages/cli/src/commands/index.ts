@@ -1,8 +1,17 @@
 import type { Command } from '../command';
 import { convertCommand } from './convert';
+import { dataCheckCommand } from './data-check';
+import { finetuneCommand } from './finetune';
 import { generateCommand } from './generate';
 import { inspectCommand } from './inspect';
 import { perplexityCommand } from './perplexity';
 
 /** Every subcommand of `meld`, in the order `meld --help` lists them. */
-export const commands: readonly Command[] = [inspectCommand, generateCommand, convertCommand, perplexityCommand];
+export const commands: readonly Command[] = [
+  inspectCommand,
+  generateCommand,
+  convertCommand,
+  perplexityCommand,
+  finetuneCommand,
+  dataCheckCommand,
+];

@@ -32,7 +32,7 @@ describe('cosine checks (Platypus rules)', () => {
   });
 
   it("contamination removes each test item's nearest training item when cosine >= threshold", () => {
-    const train = [v(1, 0), v(0, 1), v(0.7071, 0.7071)];
+    const train = [v(1, 0), v(0, 1), v(Math.SQRT1_2, Math.SQRT1_2)];
     const test = [v(0.9, 0.1), v(-1, 0)];
     const removed = contaminationByCosine(train, test, 0.8);
     expect(removed.map((r) => [r.index, r.matchedIndex])).toEqual([[0, 0]]);
