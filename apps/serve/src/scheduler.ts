@@ -94,9 +94,8 @@ export class Scheduler {
    */
   submit(tasks: readonly SchedulerTask[]): Promise<void> {
     if (this.closed) throw new SchedulerClosedError();
-    const free = this.maxActive - this.active.length;
-    const waitingAfter = this.queue.length + Math.max(0, tasks.length - Math.max(0, free));
-    if (waitingAfter > this.maxQueued) throw new QueueFullError(this.retryAfterSeconds());
+    const held = this.active.length + this.queue.length + tasks.length;
+    if (held > this.maxActive + this.maxQueued) throw new QueueFullError(this.retryAfterSeconds());
     const done = tasks.map(
       (task) =>
         new Promise<void>((resolve) => {
