@@ -11,7 +11,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type BookModelServer, startBookModelServer } from './__fixtures__/book-model-server';
 
 const appRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
-const binary = join(appRoot, 'test-artifacts', 'bin', 'main.js');
+// built under node_modules/.cache: ignored by git and the linter, and resolves the app's dependencies
+const binary = join(appRoot, 'node_modules', '.cache', 'meld-summarize-test', 'main.js');
 const outputs = ['summary.md', 'summaries.json', 'annotations.json', 'score.json', 'report.html'];
 
 let directory: string;
