@@ -25,6 +25,8 @@ export const camPolicy = defineKVPolicy({
       startFraction: z.number().min(0).max(1).default(0.5),
       mergeBudget: z.number().int().min(1).default(32),
       attention: z.enum(['last', 'accumulated']).default('last'),
+      /** false keeps the selection but skips the merge (a diagnostic: what merging adds). */
+      merge: z.boolean().default(true),
     })
     .strict(),
   statistics: (parameters) => ({
@@ -52,7 +54,8 @@ export const camPolicy = defineKVPolicy({
                 target - Math.floor(target * parameters.startFraction),
               );
         const scores = parameters.attention === 'last' ? store.lastAttention : store.accumulatedAttention;
-        camMerge(store, evictedIndices(store.length, kept), scores, parameters.mergeBudget, random);
+        if (parameters.merge)
+          camMerge(store, evictedIndices(store.length, kept), scores, parameters.mergeBudget, random);
         store.retain(kept);
       }
     },

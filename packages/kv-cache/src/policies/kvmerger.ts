@@ -28,14 +28,26 @@ export const kvMergerPolicy = defineKVPolicy({
       pivot: z.enum(['attention', 'center']).default('attention'),
       sinks: z.number().int().min(0).default(4),
       recentFraction: z.number().min(0).max(1).default(0.5),
+      /**
+       * Eviction score a merged slot carries: the sum of its members' accumulated attention, or the
+       * pivot's own (a merged key draws about one token's attention, not the set's total).
+       */
+      mergedScore: z.enum(['sum', 'pivot']).default('sum'),
+      /** Layers where sets are merged (all when absent); other layers only evict by attention. */
+      layers: z.array(z.number().int().min(0)).optional(),
     })
     .strict(),
   statistics: () => ({ accumulatedAttention: true, mergeCounts: true }),
   create: (parameters) => ({
-    compressLayer({ stores, target }) {
+    compressLayer({ layer, stores, target }) {
+      const merging = parameters.layers === undefined || parameters.layers.includes(layer);
       for (const store of stores) {
         if (store.length <= target) continue;
-        kvMergeHead(store, target, parameters);
+        kvMergeHead(
+          store,
+          target,
+          merging ? parameters : { ...parameters, threshold: Number.POSITIVE_INFINITY },
+        );
       }
     },
   }),
@@ -47,6 +59,7 @@ export interface KVMergerParameters {
   readonly pivot: 'attention' | 'center';
   readonly sinks: number;
   readonly recentFraction: number;
+  readonly mergedScore?: 'sum' | 'pivot';
 }
 
 /** A run of consecutive slots [start, end) and its mean adjacent cosine similarity. */
@@ -87,6 +100,7 @@ export function mergeSet(
   end: number,
   sigma: 'rms' | number,
   pivotRule: 'attention' | 'center',
+  mergedScore: 'sum' | 'pivot' = 'sum',
 ): number {
   const d = store.headDim;
   let pivot = start + Math.floor((end - start - 1) / 2);
@@ -132,7 +146,7 @@ export function mergeSet(
   }
   store.key(pivot).set(key);
   store.value(pivot).set(value);
-  if (attention !== undefined) {
+  if (attention !== undefined && mergedScore === 'sum') {
     let sum = 0;
     for (let i = start; i < end; i++) sum += attention[i] as number;
     attention[pivot] = sum;
@@ -159,7 +173,7 @@ function kvMergeHead(store: KVHeadStore, target: number, parameters: KVMergerPar
     if (excess <= 0) break;
     // Truncate the last set so merging never goes below the budget.
     const end = Math.min(set.end, set.start + excess + 1);
-    const pivot = mergeSet(store, set.start, end, parameters.sigma, parameters.pivot);
+    const pivot = mergeSet(store, set.start, end, parameters.sigma, parameters.pivot, parameters.mergedScore);
     for (let i = set.start; i < end; i++) if (i !== pivot) removed[i] = 1;
     excess -= end - set.start - 1;
   }

@@ -86,16 +86,18 @@ export function mergeIntoNearest(
   }
   const bestSimilarity = new Float64Array(evicted.length);
   const bestTarget = new Int32Array(evicted.length);
+  const keys = store.keys;
   for (let e = 0; e < evicted.length; e++) {
-    const source = store.key(evicted[e] as number);
+    const source = (evicted[e] as number) * d;
+    const sourceNorm = keyNorm[evicted[e] as number] as number;
     let best = Number.NEGATIVE_INFINITY;
     let bestIndex = 0;
     for (let k = 0; k < kept.length; k++) {
       const t = kept[k] as number;
-      const key = store.key(t);
+      const offset = t * d;
       let dot = 0;
-      for (let c = 0; c < d; c++) dot += (source[c] as number) * (key[c] as number);
-      const similarity = dot / ((keyNorm[evicted[e] as number] as number) * (keyNorm[t] as number));
+      for (let c = 0; c < d; c++) dot += (keys[source + c] as number) * (keys[offset + c] as number);
+      const similarity = dot / (sourceNorm * (keyNorm[t] as number));
       if (similarity > best) {
         best = similarity;
         bestIndex = t;

@@ -25,7 +25,14 @@ describe('cam', () => {
   const compress = (random: () => number) => {
     const store = camStore();
     camPolicy
-      .create({ selection: 'start_recent', startFraction: 0.5, mergeBudget: 2, attention: 'last' })
+      .create(
+        camPolicy.parameters.parse({
+          selection: 'start_recent',
+          startFraction: 0.5,
+          mergeBudget: 2,
+          attention: 'last',
+        }),
+      )
       .compressLayer({ layer: 0, stores: [store], target: 4, phase: 'prefill', random });
     return store;
   };
@@ -51,6 +58,14 @@ describe('cam', () => {
     for (let trial = 0; trial < 4000; trial++)
       merges += camMerge(camStore(), [2], camStore().lastAttention, 2, random)[0] as number;
     expect(merges / 4000).toBeCloseTo(0.05 / ((0.15 + 0.2 + 0.2) / 3), 1);
+  });
+
+  it('merge: false keeps the selection and leaves values alone', () => {
+    const store = camStore();
+    camPolicy
+      .create(camPolicy.parameters.parse({ mergeBudget: 2, merge: false }))
+      .compressLayer({ layer: 0, stores: [store], target: 4, phase: 'prefill', random: () => 0 });
+    expect(liveRows(store.values, store).flat()).toEqual([1, 2, 5, 6]);
   });
 
   it('clamps p to 1 and treats NaN as 0', () => {
@@ -127,6 +142,9 @@ describe('kvmerger', () => {
     expect(store.accumulatedAttention?.[2]).toBeCloseTo(0.8, 6);
     expect(store.mergeCounts?.[2]).toBe(3);
     expect(mergeSet(mergerStore(), 1, 4, 'rms', 'center')).toBe(2);
+    const pivotScored = mergerStore();
+    mergeSet(pivotScored, 1, 4, 'rms', 'attention', 'pivot');
+    expect(pivotScored.accumulatedAttention?.[2]).toBeCloseTo(0.5, 6);
   });
 
   it('a fixed sigma changes the weights as the kernel says', () => {
@@ -157,6 +175,14 @@ describe('kvmerger', () => {
       .compressLayer({ layer: 0, stores: [evicted], target: 4, phase: 'prefill', random: Math.random });
     // sink 0, recent 6 and 7, and the merged slot 2 (attention .8) beats 4 (.05) and 5 (.04)
     expect(livePositions(evicted)).toEqual([0, 2, 6, 7]);
+
+    // a layer outside `layers` only evicts: slot 1..5 by attention -> 2 (.5) survives unmerged
+    const evictOnly = mergerStore();
+    kvMergerPolicy
+      .create(kvMergerPolicy.parameters.parse({ sinks: 1, layers: [3] }))
+      .compressLayer({ layer: 0, stores: [evictOnly], target: 4, phase: 'prefill', random: Math.random });
+    expect(livePositions(evictOnly)).toEqual([0, 2, 6, 7]);
+    expect(Array.from(evictOnly.key(1))).toBeAllClose([1, 0.2]);
   });
 });
 

@@ -1,0 +1,191 @@
+// Compression overhead where it matters: a synthetic Llama of ~110M parameters (12 layers, hidden 768,
+// 12 heads of 64, MLP 2048, vocab 32000; random weights) decoding at 2K-4K context with a 35% cache.
+// The cache is filled with C random tokens (content does not change the time of a decode step),
+// compressed once, then S decode steps are timed. Overhead = compression time / decode time.
+import { readFileSync } from 'node:fs';
+import { type CompressedKVCache, createFullCache, type KVCacheV1, resolveKVOptions } from '@meld/kv-cache';
+import { Model, type ModelConfig, readLlama2cTokenizer } from '@meld/runtime';
+import { Tensor } from '@meld/tensor-core';
+import { sharedFile } from '@meld/test-utils';
+
+const POLICIES = ['streaming_llm', 'h2o', 'tova', 'snapkv', 'cam', 'kvmerger', 'merge_on_evict'];
+
+export function syntheticModel(contextLength: number): Model {
+  const config: ModelConfig = {
+    architecture: 'llama',
+    hiddenSize: 768,
+    intermediateSize: 2048,
+    numLayers: 12,
+    numHeads: 12,
+    numKVHeads: 12,
+    headDim: 64,
+    vocabSize: 32000,
+    contextLength,
+    rmsNormEps: 1e-5,
+    ropeTheta: 10000,
+    tieWordEmbeddings: true,
+    attentionBias: false,
+    bosTokenId: 1,
+    eosTokenIds: [2],
+    stopAtBos: false,
+  };
+  let state = 99;
+  const random = (size: number, scale: number) => {
+    const data = new Float32Array(size);
+    for (let i = 0; i < size; i++) {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+      data[i] = (state / 4294967296 - 0.5) * 2 * scale;
+    }
+    return data;
+  };
+  const h = config.hiddenSize;
+  const f = config.intermediateSize;
+  const tensors = new Map<string, Tensor>();
+  tensors.set(
+    'model.embed_tokens.weight',
+    Tensor.fromF32(random(config.vocabSize * h, 0.02), [config.vocabSize, h]),
+  );
+  tensors.set('model.norm.weight', Tensor.fromF32(new Float32Array(h).fill(1), [h]));
+  for (let l = 0; l < config.numLayers; l++) {
+    const p = `model.layers.${l}`;
+    tensors.set(`${p}.input_layernorm.weight`, Tensor.fromF32(new Float32Array(h).fill(1), [h]));
+    tensors.set(`${p}.post_attention_layernorm.weight`, Tensor.fromF32(new Float32Array(h).fill(1), [h]));
+    for (const name of ['q_proj', 'k_proj', 'v_proj', 'o_proj']) {
+      tensors.set(`${p}.self_attn.${name}.weight`, Tensor.fromF32(random(h * h, 0.05), [h, h]));
+    }
+    tensors.set(`${p}.mlp.gate_proj.weight`, Tensor.fromF32(random(f * h, 0.05), [f, h]));
+    tensors.set(`${p}.mlp.up_proj.weight`, Tensor.fromF32(random(f * h, 0.05), [f, h]));
+    tensors.set(`${p}.mlp.down_proj.weight`, Tensor.fromF32(random(h * f, 0.05), [h, f]));
+  }
+  const tokenizer = readLlama2cTokenizer(readFileSync(sharedFile('models/stories260K/tok512.bin')), 512);
+  return new Model({ config, tokenizer, format: 'llama2c', tensors, source: 'synthetic-110M' });
+}
+
+/** Append `count` random tokens per layer and one random softmax row per query head (statistics). */
+function fill(cache: KVCacheV1, model: Model, count: number): void {
+  const { numLayers, numKVHeads, numHeads, headDim } = model.config;
+  let state = 7;
+  const next = () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 4294967296;
+  };
+  const width = numKVHeads * headDim;
+  const positions = Int32Array.from({ length: count }, (_, i) => i);
+  const group = numHeads / numKVHeads;
+  for (let layer = 0; layer < numLayers; layer++) {
+    const keys = new Float32Array(count * width);
+    const values = new Float32Array(count * width);
+    for (let i = 0; i < keys.length; i++) {
+      keys[i] = next() * 2 - 1;
+      values[i] = next() * 2 - 1;
+    }
+    cache.append(layer, keys, values, positions);
+    for (let kvHead = 0; kvHead < numKVHeads; kvHead++) {
+      for (let g = 0; g < group; g++) {
+        const weights = new Float32Array(count);
+        let total = 0;
+        for (let i = 0; i < count; i++) {
+          weights[i] = Math.exp(next() * 4);
+          total += weights[i] as number;
+        }
+        for (let i = 0; i < count; i++) weights[i] = (weights[i] as number) / total;
+        cache.observeAttention?.(layer, kvHead, kvHead * group + g, weights, 1);
+      }
+    }
+  }
+}
+
+interface Measurement {
+  context: number;
+  policy: string;
+  compressEvery: number;
+  decodeMsPerToken: number;
+  tokensPerSecond: number;
+  compressMsPerToken: number;
+  overheadPercent: number;
+  slots: number;
+}
+
+export async function runKVOverhead(options: {
+  contexts: readonly number[];
+  steps: number;
+  everyRecommended?: number;
+  log: (line: string) => void;
+}) {
+  const recommended = options.everyRecommended ?? 32;
+  const measurements: Measurement[] = [];
+  const maxContext = Math.max(...options.contexts);
+  const model = syntheticModel(maxContext + options.steps + 8);
+  const shape = {
+    layers: model.config.numLayers,
+    kvHeads: model.config.numKVHeads,
+    headDim: model.config.headDim,
+  };
+  const decode = (cache: KVCacheV1, context: number) => {
+    // one warm-up step, then timed steps
+    model.forward([5], { cache, startPosition: context });
+    const before = (cache as Partial<CompressedKVCache>).stats?.().milliseconds ?? 0;
+    const started = performance.now();
+    for (let s = 1; s <= options.steps; s++) model.forward([5 + s], { cache, startPosition: context + s });
+    const elapsed = performance.now() - started;
+    const compress = ((cache as Partial<CompressedKVCache>).stats?.().milliseconds ?? 0) - before;
+    return { elapsed, compress };
+  };
+  for (const context of options.contexts) {
+    const full = createFullCache(shape);
+    fill(full, model, context);
+    const baseline = decode(full, context);
+    measurements.push({
+      context,
+      policy: 'full',
+      compressEvery: 0,
+      decodeMsPerToken: baseline.elapsed / options.steps,
+      tokensPerSecond: (1000 * options.steps) / baseline.elapsed,
+      compressMsPerToken: 0,
+      overheadPercent: 0,
+      slots: full.length(0),
+    });
+    options.log(
+      `kv overhead: context ${context} full ${(baseline.elapsed / options.steps).toFixed(1)} ms/token`,
+    );
+    for (const policy of POLICIES) {
+      for (const every of [1, recommended]) {
+        const cache = resolveKVOptions({ policy, budget: '35%', compressEvery: every }).createCache(
+          shape,
+        ) as CompressedKVCache;
+        fill(cache, model, context);
+        cache.compress();
+        const run = decode(cache, context);
+        const measurement = {
+          context,
+          policy,
+          compressEvery: every,
+          decodeMsPerToken: run.elapsed / options.steps,
+          tokensPerSecond: (1000 * options.steps) / run.elapsed,
+          compressMsPerToken: run.compress / options.steps,
+          overheadPercent: (100 * run.compress) / run.elapsed,
+          slots: cache.length(0),
+        };
+        measurements.push(measurement);
+        options.log(
+          `  ${policy} n=${every}: ${measurement.decodeMsPerToken.toFixed(1)} ms/token, compression ${measurement.overheadPercent.toFixed(2)}%`,
+        );
+      }
+    }
+  }
+  const lines = [
+    `Synthetic Llama ~110M (12 x 768, 12 heads of 64, MLP 2048, vocab 32000, f32, random weights), cache filled to the context with random K/V, compressed to 35%, then ${options.steps} decode steps timed per row (after one warm-up step). Compression % = time inside the policy / decode time.`,
+    '',
+    '| context | policy | compress every n | decode ms/token | tokens/s | compression ms/token | compression % of decode | slots/head |',
+    '|---|---|---|---|---|---|---|---|',
+    ...measurements.map(
+      (m) =>
+        `| ${m.context} | ${m.policy} | ${m.compressEvery || '-'} | ${m.decodeMsPerToken.toFixed(1)} | ${m.tokensPerSecond.toFixed(2)} | ${m.compressMsPerToken.toFixed(3)} | ${m.overheadPercent.toFixed(2)} | ${m.slots} |`,
+    ),
+    '',
+  ];
+  return {
+    markdown: lines.join('\n'),
+    json: { model: 'synthetic-llama-110M', steps: options.steps, recommended, measurements },
+  };
+}
