@@ -20,6 +20,31 @@ export {
   TensorShapeMismatchError,
   UnmatchedTensorError,
 } from './errors';
+export { type ApplyLoraOptions, type ApplyLoraResult, applyLoraAdapter } from './lora/apply';
+export {
+  type CombineLoraOptions,
+  type CombineLoraResult,
+  combineLoraAdapters,
+  combineLoraOptionsSchema,
+  type LoraCombination,
+  loraCombinations,
+} from './lora/combine';
+export {
+  type CombinationScore,
+  type ContinualMergeOptions,
+  type ContinualMergeResult,
+  continualMerge,
+  continualWeights,
+  type EvaluateCombinationsOptions,
+  evaluateAdapterCombinations,
+  formatScoreTable,
+} from './lora/continual';
+export {
+  type ExtractLoraOptions,
+  type ExtractLoraResult,
+  extractLora,
+  extractLoraOptionsSchema,
+} from './lora/extract';
 export {
   type MergeModelOptions,
   type MergeModelResult,

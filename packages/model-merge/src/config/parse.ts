@@ -109,7 +109,7 @@ export function parseMergeConfig(text: string, options: ParseMergeConfigOptions 
   if (
     method.base === 'required' &&
     config.base_model === undefined &&
-    !(config.slices !== undefined && config.slices.every((s) => s.base_model))
+    !config.slices?.every((s) => s.base_model)
   ) {
     fail(['merge_method'], `${method.name} needs a base_model`);
   }
