@@ -1,11 +1,11 @@
 // A loaded decoder model: config, tokenizer, weights, and everything one does with them.
 import { createFullCache, type KVCacheV1 } from '@meld/kv-cache';
-import { type Tensor, ValidationError } from '@meld/tensor-core';
+import { Tensor, ValidationError } from '@meld/tensor-core';
 import type { ModelConfig } from './config';
 import type { AttentionObserverV1 } from './engine/attention-observer';
 import type { ActiveAdapter } from './engine/lora';
 import { type RunLayersOptions, Transformer } from './engine/transformer';
-import { buildTransformerWeights } from './engine/weights';
+import { allLinears, buildTransformerWeights } from './engine/weights';
 import {
   type FinishReason,
   type GenerateOptions,
@@ -66,13 +66,18 @@ export class Model {
     this.config = init.config;
     this.tokenizer = init.tokenizer;
     this.format = init.format;
-    this.tensors = init.tensors;
     this.source = init.source;
     this.warnings = init.warnings ?? [];
-    this.transformer = new Transformer(
-      init.config,
-      buildTransformerWeights(init.config, init.tensors, init.source),
-    );
+    const weights = buildTransformerWeights(init.config, init.tensors, init.source);
+    this.transformer = new Transformer(init.config, weights);
+    // Point the canonical map at the engine's f32 copies so the loaded buffers can be collected.
+    const tensors = new Map(init.tensors);
+    for (const linear of allLinears(weights)) {
+      if (linear.dtype === 'f32' && tensors.has(linear.name)) {
+        tensors.set(linear.name, Tensor.fromF32(linear.data as Float32Array, [linear.outFeatures, linear.inFeatures]));
+      }
+    }
+    this.tensors = tensors;
   }
 
   /** An empty full (uncompressed) KV cache shaped for this model. */

@@ -28,6 +28,7 @@ export class Transformer {
   readonly weights: TransformerWeights;
   private readonly inverseFrequency: Float64Array;
   private scratch = new Float32Array(0);
+  private readonly buffers = new Map<string, Float32Array>();
 
   constructor(config: ModelConfig, weights: TransformerWeights) {
     this.config = config;
@@ -91,6 +92,16 @@ export class Transformer {
     return this.scratch;
   }
 
+  /** A reusable buffer of at least `size` floats (zeroed when `zero`), one per purpose. */
+  private buffer(purpose: string, size: number, zero = false): Float32Array {
+    let buffer = this.buffers.get(purpose);
+    if (!buffer || buffer.length < size) {
+      buffer = new Float32Array(size);
+      this.buffers.set(purpose, buffer);
+    } else if (zero) buffer.fill(0, 0, size);
+    return buffer.length === size ? buffer : buffer.subarray(0, size);
+  }
+
   private linear(
     linear: Linear,
     out: Float32Array,
@@ -98,7 +109,7 @@ export class Transformer {
     rows: number,
     adapters: readonly ActiveAdapter[],
   ): void {
-    applyLinear(linear, out, x, rows, this.ensureScratch(linear.inFeatures));
+    applyLinear(linear, out, x, rows, (count) => this.ensureScratch(count));
     if (adapters.length > 0)
       applyLoraDelta(adapters, linear.name, out, x, rows, linear.inFeatures, linear.outFeatures);
   }
@@ -117,11 +128,11 @@ export class Transformer {
     const qWidth = numHeads * headDim;
     const kvWidth = numKVHeads * headDim;
 
-    const normed = new Float32Array(rows * hiddenSize);
+    const normed = this.buffer('normed', rows * hiddenSize);
     rmsNorm(normed, hidden, weights.inputNorm, rows, hiddenSize, rmsNormEps);
-    const q = new Float32Array(rows * qWidth);
-    const k = new Float32Array(rows * kvWidth);
-    const v = new Float32Array(rows * kvWidth);
+    const q = this.buffer('q', rows * qWidth);
+    const k = this.buffer('k', rows * kvWidth);
+    const v = this.buffer('v', rows * kvWidth);
     this.linear(weights.q, q, normed, rows, adapters);
     this.linear(weights.k, k, normed, rows, adapters);
     this.linear(weights.v, v, normed, rows, adapters);
@@ -129,15 +140,15 @@ export class Transformer {
     applyRope(k, rows, numKVHeads, headDim, positions, this.inverseFrequency);
     options.cache.append(layer, k, v, positions);
 
-    const attended = new Float32Array(rows * qWidth);
+    const attended = this.buffer('attended', rows * qWidth, true);
     this.attention(layer, q, attended, rows, positions, options);
-    const projected = new Float32Array(rows * hiddenSize);
+    const projected = this.buffer('projected', rows * hiddenSize);
     this.linear(weights.o, projected, attended, rows, adapters);
     addInPlace(hidden, projected, rows * hiddenSize);
 
     rmsNorm(normed, hidden, weights.postAttentionNorm, rows, hiddenSize, rmsNormEps);
-    const gate = new Float32Array(rows * intermediateSize);
-    const up = new Float32Array(rows * intermediateSize);
+    const gate = this.buffer('gate', rows * intermediateSize);
+    const up = this.buffer('up', rows * intermediateSize);
     this.linear(weights.gate, gate, normed, rows, adapters);
     this.linear(weights.up, up, normed, rows, adapters);
     swiglu(gate, up, rows * intermediateSize);
@@ -163,7 +174,7 @@ export class Transformer {
     const group = numHeads / numKVHeads;
     const qWidth = numHeads * headDim;
     const scale = 1 / Math.sqrt(headDim);
-    const observers = (options.observers ?? []).filter((o) => !o.layers || o.layers.includes(layer));
+    const observers = options.observers?.length ? options.observers.filter((o) => !o.layers || o.layers.includes(layer)) : [];
     const wantsStatistics = typeof cache.observeAttention === 'function';
     for (let kvHead = 0; kvHead < numKVHeads; kvHead++) {
       const view = cache.head(layer, kvHead);
@@ -176,19 +187,36 @@ export class Transformer {
         );
       const keys = view.keys;
       const values = view.values;
-      const scores = new Float32Array(rows * length);
-      const logits = observers.some((o) => o.includeLogits) ? new Float32Array(rows * length) : undefined;
+      const scores = this.buffer('scores', rows * length);
+      const logits = observers.some((o) => o.includeLogits) ? this.buffer('logits', rows * length) : undefined;
       for (let g = 0; g < group; g++) {
         const head = kvHead * group + g;
         for (let i = 0; i < rows; i++) {
           const qo = i * qWidth + head * headDim;
           const so = i * length;
           const visible = before + i + 1;
-          for (let j = 0; j < visible; j++) {
-            const ko = j * headDim;
-            let s = 0;
-            for (let d = 0; d < headDim; d++) s += q[qo + d]! * keys[ko + d]!;
-            scores[so + j] = s * scale;
+          if ((headDim & 3) === 0) {
+            for (let j = 0; j < visible; j++) {
+              const ko = j * headDim;
+              let s0 = 0;
+              let s1 = 0;
+              let s2 = 0;
+              let s3 = 0;
+              for (let d = 0; d < headDim; d += 4) {
+                s0 += q[qo + d] * keys[ko + d];
+                s1 += q[qo + d + 1] * keys[ko + d + 1];
+                s2 += q[qo + d + 2] * keys[ko + d + 2];
+                s3 += q[qo + d + 3] * keys[ko + d + 3];
+              }
+              scores[so + j] = (s0 + s1 + (s2 + s3)) * scale;
+            }
+          } else {
+            for (let j = 0; j < visible; j++) {
+              const ko = j * headDim;
+              let s = 0;
+              for (let d = 0; d < headDim; d++) s += q[qo + d] * keys[ko + d];
+              scores[so + j] = s * scale;
+            }
           }
           for (let j = visible; j < length; j++) scores[so + j] = Number.NEGATIVE_INFINITY;
           if (logits) logits.set(scores.subarray(so, so + length), so);
@@ -196,9 +224,9 @@ export class Transformer {
           for (let j = visible; j < length; j++) scores[so + j] = 0;
           const oo = i * qWidth + head * headDim;
           for (let j = 0; j < visible; j++) {
-            const weight = scores[so + j]!;
+            const weight = scores[so + j];
             const vo = j * headDim;
-            for (let d = 0; d < headDim; d++) out[oo + d]! += weight * values[vo + d]!;
+            for (let d = 0; d < headDim; d++) out[oo + d] += weight * values[vo + d];
           }
         }
         for (const observer of observers) {

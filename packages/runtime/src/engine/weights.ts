@@ -1,7 +1,7 @@
 // Model weights as the engine uses them, built from canonical HF-named tensors.
 import { FormatError, type Tensor } from '@meld/tensor-core';
 import type { ModelConfig } from '../config';
-import { type Linear, linearFromTensor } from './linear';
+import { type Linear, linearFromTensor, WeightStore } from './linear';
 
 export interface LayerWeights {
   readonly inputNorm: Float32Array;
@@ -34,10 +34,12 @@ export function buildTransformerWeights(
     return tensor;
   };
   const optional = (name: string) => tensors.get(name);
+  const store = new WeightStore();
   const linear = (name: string, withBias = false) =>
     linearFromTensor(
       `${name}.weight`,
       get(`${name}.weight`),
+      store,
       withBias ? optional(`${name}.bias`) : undefined,
     );
   const layers: LayerWeights[] = [];
@@ -61,6 +63,14 @@ export function buildTransformerWeights(
     embedTokens,
     layers,
     norm: get('model.norm.weight').toFloat32(),
-    lmHead: linearFromTensor('lm_head.weight', head),
+    lmHead: linearFromTensor('lm_head.weight', head, store),
   };
+}
+
+/** Every linear of the model (layers in order, then the LM head). */
+export function allLinears(weights: TransformerWeights): Linear[] {
+  return [
+    ...weights.layers.flatMap((layer) => [layer.q, layer.k, layer.v, layer.o, layer.gate, layer.up, layer.down]),
+    weights.lmHead,
+  ];
 }
