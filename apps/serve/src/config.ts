@@ -103,11 +103,15 @@ export async function loadServeConfigFile(file: string): Promise<ServeConfig> {
   };
 }
 
+const MODEL_FILE_EXTENSIONS = new Set(['.bin', '.gguf', '.safetensors']);
+
 /** `owner/name` (optionally `hf:` prefixed) that is not a relative or absolute path. */
 export function isHubId(source: string): boolean {
   if (source.startsWith('hf:')) return true;
   if (isAbsolute(source) || source.startsWith('.')) return false;
-  return /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/.test(source) && extname(source) === '';
+  return (
+    /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/.test(source) && !MODEL_FILE_EXTENSIONS.has(extname(source).toLowerCase())
+  );
 }
 
 /**
@@ -121,9 +125,9 @@ export function resolveModelSource(source: string, base: string): string {
   return `hf:${source}`;
 }
 
-/** The model name `--model SOURCE` gets: the file name without extension. */
+/** The model name `--model SOURCE` gets: the file or folder name, without a model-file extension. */
 export function defaultModelName(source: string): string {
   const name = basename(source.replace(/^hf:/, '').replace(/[/\\]+$/, ''));
   const extension = extname(name);
-  return extension ? name.slice(0, -extension.length) : name;
+  return MODEL_FILE_EXTENSIONS.has(extension.toLowerCase()) ? name.slice(0, -extension.length) : name;
 }

@@ -56,6 +56,8 @@ export interface ServeEngineV1 {
   readonly contextLength: number;
   /** 'model' when the tokenizer config carried a chat template, 'plain' for the documented fallback. */
   readonly chatTemplate: 'model' | 'plain';
+  /** The cache used for requests that name none (undefined: the full cache). */
+  readonly defaultKVCache?: KVCacheChoice;
   /** Names of the KV-cache policies a request may pick. */
   readonly kvPolicies: readonly string[];
   /** Tokens in the vocabulary; ids are 0 .. vocabularySize - 1. */

@@ -28,6 +28,7 @@ export class RuntimeEngine implements ServeEngineV1 {
   readonly vocabularySize: number;
   readonly embeddingSize: number;
   readonly model: Model;
+  readonly defaultKVCache?: KVCacheChoice;
   private readonly options: RuntimeEngineOptions;
   /** runtime's LanguageModelV1, used for its chat-template rendering. */
   private readonly chat: LocalLanguageModel;
@@ -42,7 +43,10 @@ export class RuntimeEngine implements ServeEngineV1 {
     const tokenizer = model.tokenizer;
     this.chatTemplate =
       tokenizer instanceof HuggingFaceTokenizer && tokenizer.chatTemplate ? 'model' : 'plain';
-    if (options.defaultKVCache) this.validateKVCache(options.defaultKVCache);
+    if (options.defaultKVCache) {
+      this.validateKVCache(options.defaultKVCache);
+      this.defaultKVCache = options.defaultKVCache;
+    }
   }
 
   tokenize(text: string, options: { addSpecialTokens: boolean }): number[] {

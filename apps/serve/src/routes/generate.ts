@@ -13,7 +13,7 @@ export function checkMeldExtension(
   engine: ServeEngineV1,
   meld: MeldExtension | undefined,
 ): KVCacheChoice | undefined {
-  if (!meld) return undefined;
+  if (!meld) return engine.defaultKVCache;
   if (meld.long_context) {
     throw badRequest(
       'meld.long_context (HOMER) is not implemented in this server build',
@@ -24,7 +24,7 @@ export function checkMeldExtension(
   if (meld.soup !== undefined) {
     throw badRequest('meld.soup is not implemented in this server build', 'meld.soup', 'not_implemented');
   }
-  if (!meld.kv_cache) return undefined;
+  if (!meld.kv_cache) return engine.defaultKVCache;
   const choice: KVCacheChoice = { policy: meld.kv_cache.policy };
   if (meld.kv_cache.budget !== undefined) choice.budget = meld.kv_cache.budget;
   if (meld.kv_cache.params !== undefined) choice.params = meld.kv_cache.params;
