@@ -6,7 +6,12 @@ import type { DType } from '../dtype';
 import { DTypeError, FormatError } from '../errors';
 import { Tensor } from '../tensor';
 import { RandomAccessFile } from './file-reader';
-import { isSafetensorsDType, type SafetensorsDType, safetensorsDTypeInfo } from './safetensors-dtypes';
+import {
+  isSafetensorsDType,
+  type SafetensorsDType,
+  safetensorsByteLength,
+  safetensorsDTypeInfo,
+} from './safetensors-dtypes';
 
 /** huggingface/safetensors refuses headers above 100 MB (MAX_HEADER_SIZE). */
 export const maxSafetensorsHeaderBytes = 100_000_000;
@@ -117,7 +122,10 @@ export function parseSafetensorsHeader(file: RandomAccessFile): SafetensorsHeade
       );
     }
     const count = elementCount(path, `${field}.shape`, shape);
-    const byteLength = count * safetensorsDTypeInfo(dtype).bytes;
+    const byteLength = safetensorsByteLength(dtype, count);
+    if (byteLength === undefined) {
+      throw new FormatError(path, `${field}.shape`, `${count} ${dtype} elements do not fill whole bytes`);
+    }
     if (offsets[1] - offsets[0] !== byteLength) {
       throw new FormatError(
         path,
@@ -225,7 +233,7 @@ export class SafetensorsFile {
     const bytes = this.readBytes(name);
     if (typeInfo.native) return Tensor.fromBytes(typeInfo.native as DType, info.shape, bytes);
     if (typeInfo.toF32) {
-      const count = info.byteLength / typeInfo.bytes;
+      const count = (info.byteLength * 8) / typeInfo.bits;
       return Tensor.fromF32(typeInfo.toF32(bytes, count), info.shape);
     }
     throw new DTypeError(

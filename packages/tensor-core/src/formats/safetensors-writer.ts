@@ -9,8 +9,8 @@ import { AtomicFileWriter } from './atomic-write';
 import {
   isSafetensorsDType,
   type SafetensorsDType,
+  safetensorsByteLength,
   safetensorsDTypeFor,
-  safetensorsDTypeInfo,
   safetensorsDTypes,
 } from './safetensors-dtypes';
 
@@ -59,7 +59,13 @@ export function entryByteLength(entry: SafetensorsEntry): number {
       throw new ValidationError(`${entry.name}.shape`, `invalid dimension ${dim}`);
     count *= dim;
   }
-  return count * safetensorsDTypeInfo(entry.dtype).bytes;
+  const bytes = safetensorsByteLength(entry.dtype, count);
+  if (bytes === undefined)
+    throw new ValidationError(
+      `${entry.name}.shape`,
+      `${count} ${entry.dtype} elements do not fill whole bytes`,
+    );
+  return bytes;
 }
 
 const dtypeRank = new Map(safetensorsDTypes.map((d, i) => [d, i]));

@@ -90,6 +90,23 @@ describe('safetensors writer + lazy reader', () => {
     }
   });
 
+  it('lists F4/F8_E8M0/C64 tensors and reads their bytes; decoding them is a DTypeError', () => {
+    const path = join(folder, 'exotic.safetensors');
+    writeSafetensors(path, [
+      { name: 'fp4', dtype: 'F4', shape: [2, 3], data: Uint8Array.from([0x12, 0x34, 0x56]) },
+      { name: 'scale', dtype: 'F8_E8M0', shape: [2], data: Uint8Array.from([127, 128]) },
+      { name: 'complex', dtype: 'C64', shape: [1], data: new Uint8Array(8) },
+    ]);
+    const file = openSafetensors(path);
+    expect(file.info('fp4').byteLength).toBe(3);
+    expect(Array.from(file.readBytes('fp4'))).toEqual([0x12, 0x34, 0x56]);
+    for (const name of ['fp4', 'scale', 'complex']) expect(() => file.readTensor(name)).toThrow(DTypeError);
+    file.close();
+    expect(() =>
+      writeSafetensors(path, [{ name: 'odd', dtype: 'F4', shape: [3], data: new Uint8Array(2) }]),
+    ).toThrow(/whole bytes/);
+  });
+
   it('reads one tensor without reading the rest of the file', () => {
     const path = join(folder, 'big.safetensors');
     const tensors: Record<string, Tensor> = {};
