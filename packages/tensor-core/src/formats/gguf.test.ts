@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeWithShared, sharedFile } from '@meld/test-utils';
@@ -36,6 +36,22 @@ describeWithShared('GGUF reader on stories260K.gguf', [gguf, bin], () => {
     file.readTensor('blk.4.ffn_norm.weight');
     expect(file.bytesRead - before).toBe(64 * 4);
     file.close();
+  });
+
+  it('reads GGUF v2 (same little-endian layout) and refuses v1 and big-endian files, naming the field', () => {
+    const bytes = Buffer.from(readFileSync(sharedFile(gguf)));
+    const path = join(folder, 'versions.gguf');
+    bytes.writeUInt32LE(2, 4);
+    writeFileSync(path, bytes);
+    const v2 = openGguf(path);
+    expect(v2.version).toBe(2);
+    expect(v2.tensors.length).toBe(48);
+    v2.close();
+    for (const version of [1, 0x03000000]) {
+      bytes.writeUInt32LE(version, 4);
+      writeFileSync(path, bytes);
+      expect(() => openGguf(path)).toThrow(expect.objectContaining({ field: 'version', file: path }));
+    }
   });
 
   it('holds the same token embedding and ffn_down as the llama2.c checkpoint', () => {
