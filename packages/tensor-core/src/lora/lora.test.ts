@@ -2,8 +2,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type {} from '@meld/test-utils/setup';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FormatError, ShapeMismatchError, ValidationError } from '../errors';
+import { FormatError, MeldError, ShapeMismatchError, ValidationError } from '../errors';
 import { openSafetensors } from '../formats/safetensors-reader';
 import { writeSafetensors } from '../formats/safetensors-writer';
 import { Tensor } from '../tensor';
@@ -113,6 +114,24 @@ describe('adapter_config.json', () => {
     ).toBe(true);
   });
 
+  it('any JSON, or a real config with a field replaced by any JSON, parses or fails with a ValidationError', () => {
+    const real = JSON.parse(peftConfigText);
+    const keys = Object.keys(real);
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.constantFrom(...keys), fc.jsonValue(), (anything, key, value) => {
+        for (const candidate of [anything, { ...real, [key]: value }]) {
+          try {
+            parsePeftLoraConfig(candidate);
+          } catch (error) {
+            expect(error).toBeInstanceOf(ValidationError);
+            expect(MeldError.isInstance(error)).toBe(true);
+          }
+        }
+      }),
+      { numRuns: 200, seed: 20261126 },
+    );
+  });
+
   it('names the offending field', () => {
     expect(() => parsePeftLoraConfig({ r: 0 })).toThrow(ValidationError);
     try {
@@ -121,6 +140,7 @@ describe('adapter_config.json', () => {
       expect((error as ValidationError).path).toBe('adapter_config.peft_type');
     }
     expect(() => parsePeftLoraConfig({ r: 8, use_dora: true })).toThrow(/use_dora/);
+    expect(() => parsePeftLoraConfig({ r: 8, target_modules: '(q_proj' })).toThrow(/target_modules/);
   });
 
   it('scales: alpha/r, alpha/sqrt(r) with rsLoRA, rank_pattern and alpha_pattern per module', () => {

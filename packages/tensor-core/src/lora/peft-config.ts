@@ -29,6 +29,17 @@ export const peftLoraConfigSchema = z
     use_dora: z.boolean().default(false),
   })
   .superRefine((config, context) => {
+    if (typeof config.target_modules === 'string') {
+      try {
+        new RegExp(config.target_modules);
+      } catch {
+        context.addIssue({
+          code: 'custom',
+          path: ['target_modules'],
+          message: 'is not a valid regular expression',
+        });
+      }
+    }
     if (config.use_dora) {
       context.addIssue({ code: 'custom', path: ['use_dora'], message: 'DoRA adapters are not supported' });
     }
