@@ -33,7 +33,7 @@ import { parseRunFlags, type RunFlags, runHelp } from './run-flags';
 import { countErrorTypes, jobUsage, type ScoreReport } from './score-report';
 import { writeFileAtomic } from './write-atomic';
 
-const options = {
+export const runOptions = {
   out: { type: 'string' },
   'book-name': { type: 'string' },
   workflow: { type: 'string' },
@@ -108,7 +108,12 @@ async function buildModels(flags: RunFlags, io: CommandIO, quiet: boolean) {
 }
 
 export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: runOptions,
+    strict: true,
+    allowPositionals: true,
+  });
   if (values.help) {
     io.stdout.write(runHelp);
     return 0;
