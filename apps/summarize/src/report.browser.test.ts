@@ -85,9 +85,10 @@ describe.skipIf(reason !== '')(
         expect(await marks.count()).toBe(report.confusing);
         const first = marks.first();
         expect(await first.isVisible()).toBe(true);
-        expect(await first.evaluate((element) => getComputedStyle(element).backgroundColor)).toBe(
-          'rgb(255, 224, 138)',
+        const background = await page.evaluate(
+          "getComputedStyle(document.querySelector('mark.confusing')).backgroundColor",
         );
+        expect(background).toBe('rgb(255, 224, 138)');
         expect((await first.textContent())?.startsWith(confusing[0].span.slice(0, 20))).toBe(true);
 
         const notes = page.locator('#notes li.note');
