@@ -64,6 +64,17 @@ describe('matvecF32', () => {
   });
 });
 
+describe('SimdArena.sum (the read-only stream probe)', () => {
+  it.each([1, 2])('sums 100003 values with %i thread(s), tail included', (threads) => {
+    const arena = createSimdArena({ threads });
+    const values = arena.copyF32(random(100_003, 9));
+    let expected = 0;
+    for (const v of values) expected += v;
+    expect(arena.sum(values)).toBeCloseTo(expected, 2);
+    arena.close();
+  });
+});
+
 describe('matvecQ8_0', () => {
   it('reads q8_0 blocks in place: value = f16 scale * int8', () => {
     const rows = 5;

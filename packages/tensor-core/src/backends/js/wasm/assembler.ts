@@ -45,6 +45,8 @@ export type ValueType = (typeof valueType)[keyof typeof valueType];
 export const op = {
   block: [0x02, 0x40],
   loop: [0x03, 0x40],
+  if: [0x04, 0x40],
+  else: [0x05],
   end: [0x0b],
   br: (depth: number) => [0x0c, ...unsignedLeb(depth)],
   brIf: (depth: number) => [0x0d, ...unsignedLeb(depth)],
@@ -56,6 +58,7 @@ export const op = {
   i32Sub: [0x6b],
   i32Mul: [0x6c],
   i32Shl: [0x74],
+  i32ShrU: [0x76],
   i32And: [0x71],
   i32LtU: [0x49],
   i32GeU: [0x4f],

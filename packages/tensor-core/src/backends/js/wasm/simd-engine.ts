@@ -3,10 +3,14 @@
 // heap arrays handed to `matmul` are packed into the arena's scratch space first (O(n^2) against O(n^3)).
 
 import { MAXIMUM_PAGES, type SimdExports, simdModuleBytes } from './simd-module';
-import { TASK_MATMUL, TASK_MATVEC, ThreadPool, threadsSupported } from './thread-pool';
+import { TASK_MATMUL, TASK_MATVEC, TASK_SUM, ThreadPool, threadsSupported } from './thread-pool';
 import { type WasmMemory, type WasmModule, webAssembly } from './webassembly-api';
 
 const PAGE = 65536;
+/** k-block of the matmul (floats). */
+const KC = 256;
+/** Rows of A per thread per matmul call (a multiple of 4). */
+const MC = 256;
 const arenas = new WeakMap<ArrayBufferLike, SimdArena>();
 
 /** The arena that owns `array`'s memory, if any. */
@@ -66,6 +70,7 @@ export class SimdArena {
     this.kernels = {
       matvec: exports.matvec as SimdExports['matvec'],
       matmul: exports.matmul as SimdExports['matmul'],
+      sum: exports.sum as SimdExports['sum'],
     };
     this.setThreads(options.threads ?? 1);
   }
@@ -154,6 +159,37 @@ export class SimdArena {
   }
 
   /**
+   * The f32 sum of `values` (which must live in this arena), read once as a stream split over the threads:
+   * the benchmark's read-only memory bandwidth probe. Summation order differs from a sequential loop.
+   */
+  sum(values: Float32Array): number {
+    if (!this.owns(values)) throw new RangeError('SimdArena.sum: values are not in this arena');
+    const blocks = values.length >> 4;
+    const space = this.scratch(64);
+    const parts = blocks < 1024 || this.pool === undefined ? 1 : this.pool.size + 1;
+    const chunk = Math.ceil(blocks / parts);
+    const pointer = (block: number) => values.byteOffset + Math.min(blocks, block) * 64;
+    if (this.pool !== undefined && parts > 1) {
+      for (let worker = 0; worker < this.pool.size; worker++) {
+        const first = (worker + 1) * chunk;
+        this.pool.assign(worker, TASK_SUM, [
+          pointer(first),
+          pointer(first + chunk),
+          space.pointer + 4 + worker * 4,
+        ]);
+      }
+      this.pool.start();
+    }
+    this.kernels.sum(pointer(0), pointer(chunk), space.pointer);
+    if (this.pool !== undefined && parts > 1) this.pool.wait();
+    const partial = new Float32Array(this.memory.buffer, space.pointer, parts);
+    let total = 0;
+    for (let i = 0; i < parts; i++) total += partial[i];
+    for (let i = blocks << 4; i < values.length; i++) total += values[i];
+    return total;
+  }
+
+  /**
    * out[m, n] = a[m, k] b[k, n] (or b[n, k] transposed when transposeB). Inputs may live anywhere:
    * they are packed into scratch panels, and row blocks are split over the threads.
    */
@@ -193,32 +229,43 @@ export class SimdArena {
     const aPointer = space.pointer;
     const bPointer = aPointer + aCount * 4;
     const cPointer = bPointer + bCount * 4;
+    // Cache blocking: k in blocks of KC (a B micro-panel of KC x 8 floats stays in L1) and rows in blocks of
+    // MC per thread (A's KC x MC block stays in L2); C accumulates over the k blocks.
     const blocks = mPadded >> 2;
     const pool = this.pool;
-    if (pool === undefined || blocks < 2) {
-      this.kernels.matmul(aPointer, bPointer, cPointer, mPadded, nPadded, k);
-    } else {
-      const parts = Math.min(pool.size + 1, blocks);
-      const chunk = Math.ceil(blocks / parts);
-      const range = (part: number) => {
-        const start = Math.min(blocks, part * chunk);
-        return [start, Math.min(blocks, start + chunk) - start] as const;
-      };
-      for (let worker = 0; worker < pool.size; worker++) {
-        const [start, count] = range(worker + 1);
-        pool.assign(worker, TASK_MATMUL, [
-          aPointer + start * k * 16,
-          bPointer,
-          cPointer + start * 4 * nPadded * 4,
-          count * 4,
-          nPadded,
-          k,
-        ]);
+    const threads = pool === undefined ? 1 : pool.size + 1;
+    const rowBlocksPerCall = Math.max(1, (MC >> 2) * threads);
+    for (let p0 = 0; p0 < k; p0 += KC) {
+      const kb = Math.min(KC, k - p0);
+      const accumulate = p0 > 0 ? 1 : 0;
+      for (let first = 0; first < blocks; first += rowBlocksPerCall) {
+        const count = Math.min(rowBlocksPerCall, blocks - first);
+        const call = (start: number, length: number) =>
+          [
+            aPointer + start * k * 16 + p0 * 16,
+            bPointer + p0 * 32,
+            cPointer + start * 4 * nPadded * 4,
+            length * 4,
+            nPadded,
+            kb,
+            k * 16,
+            k * 32,
+            accumulate,
+          ] as const;
+        if (pool === undefined || count < 2) {
+          this.kernels.matmul(...call(first, count));
+          continue;
+        }
+        const parts = Math.min(threads, count);
+        const chunk = Math.ceil(count / parts);
+        for (let worker = 0; worker < pool.size; worker++) {
+          const start = Math.min(count, (worker + 1) * chunk);
+          pool.assign(worker, TASK_MATMUL, call(first + start, Math.min(count, start + chunk) - start));
+        }
+        pool.start();
+        this.kernels.matmul(...call(first, Math.min(count, chunk)));
+        pool.wait();
       }
-      pool.start();
-      const [, count] = range(0);
-      this.kernels.matmul(aPointer, bPointer, cPointer, count * 4, nPadded, k);
-      pool.wait();
     }
     const c = new Float32Array(this.memory.buffer, cPointer, mPadded * nPadded);
     if (nPadded === n) out.set(c.subarray(0, m * n));

@@ -1,8 +1,11 @@
 // The WebAssembly SIMD (f32x4) kernels of the js backend, written as instruction bytes.
 // matvec(w, x, out, rowStart, rowEnd, cols): out[r] = dot(w row r, x), four f32x4 accumulators per row.
-// matmul(aPacked, bPacked, c, rows, nPadded, k): a 4x8 register-blocked micro-kernel over packed panels:
-//   aPacked: rows/4 blocks, each k x 4 floats (the 4 rows interleaved); bPacked: nPadded/8 panels, each k x 8
-//   floats; c: rows x nPadded row-major. rows % 4 == 0, nPadded % 8 == 0, k >= 1. All pointers are bytes.
+// matmul(aPacked, bPacked, c, rows, nPadded, k, aStride, bStride, accumulate): a 4x8 register-blocked
+//   micro-kernel over packed panels. aPacked: rows/4 blocks `aStride` bytes apart, each k x 4 floats (4 rows
+//   interleaved); bPacked: nPadded/8 panels `bStride` bytes apart, each k x 8 floats; c: rows x nPadded
+//   row-major, overwritten (accumulate = 0) or added to (1). rows % 4 == 0, nPadded % 8 == 0, k >= 1.
+//   The strides let the caller run one k-block (cache blocking) of larger packed operands. Byte pointers.
+// sum(start, end, out): a read-only stream (the memory-bandwidth probe of the benchmark).
 import { assembleModule, type FunctionDefinition, op, valueType } from './assembler';
 
 const { i32, f32, v128 } = valueType;
@@ -165,12 +168,12 @@ function matvecFunction(): FunctionDefinition {
 }
 
 function matmulFunction(): FunctionDefinition {
-  const [a, b, c, rows, nPadded, k] = [0, 1, 2, 3, 4, 5];
-  const [panel, panelEnd, blockStart, cRow, pa, pb, paEnd, ldc, blockBytes, aEnd, cPanel, panelBytes, t] = [
-    6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,
+  const [a, b, c, rows, nPadded, k, aStride, bStride, accumulate] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [panel, panelEnd, blockStart, cRow, pa, pb, paEnd, ldc, blockBytes, aEnd, cPanel, t] = [
+    9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
   ];
-  const accumulators = [19, 20, 21, 22, 23, 24, 25, 26];
-  const [b0, b1, s] = [27, 28, 29];
+  const accumulators = [21, 22, 23, 24, 25, 26, 27, 28];
+  const [b0, b1, s] = [29, 30, 31];
   const add = (local: number, value: number[]) => [
     ...op.get(local),
     ...value,
@@ -193,12 +196,18 @@ function matmulFunction(): FunctionDefinition {
     }
   }
   const zero = accumulators.flatMap((accumulator) => [...op.v128Zero, ...op.set(accumulator)]);
-  const store: number[] = [...op.get(cRow), ...op.set(t)];
-  for (let row = 0; row < 4; row++) {
-    store.push(...op.get(t), ...op.get(accumulators[row * 2]), ...op.v128Store(0));
-    store.push(...op.get(t), ...op.get(accumulators[row * 2 + 1]), ...op.v128Store(16));
-    if (row < 3) store.push(...add(t, op.get(ldc)));
-  }
+  const store = (accumulating: boolean) => {
+    const code: number[] = [...op.get(cRow), ...op.set(t)];
+    for (let row = 0; row < 4; row++) {
+      for (let half = 0; half < 2; half++) {
+        code.push(...op.get(t), ...op.get(accumulators[row * 2 + half]));
+        if (accumulating) code.push(...op.get(t), ...op.v128Load(half * 16), ...op.f32x4Add);
+        code.push(...op.v128Store(half * 16));
+      }
+      if (row < 3) code.push(...add(t, op.get(ldc)));
+    }
+    return code;
+  };
   const kLoop = [
     ...op.loop,
     ...op.get(pb),
@@ -236,8 +245,13 @@ function matmulFunction(): FunctionDefinition {
     ...op.get(panel),
     ...op.set(pb),
     ...kLoop,
-    ...store,
-    ...add(blockStart, op.get(blockBytes)),
+    ...op.get(accumulate),
+    ...op.if,
+    ...store(true),
+    ...op.else,
+    ...store(false),
+    ...op.end,
+    ...add(blockStart, op.get(aStride)),
     ...add(cRow, [...op.get(ldc), ...op.i32Const(2), ...op.i32Shl]),
     ...op.get(blockStart),
     ...op.get(aEnd),
@@ -255,24 +269,20 @@ function matmulFunction(): FunctionDefinition {
     ...op.i32Const(4),
     ...op.i32Shl,
     ...op.set(blockBytes),
-    ...op.get(k),
-    ...op.i32Const(5),
-    ...op.i32Shl,
-    ...op.set(panelBytes),
     ...op.get(a),
     ...op.get(rows),
-    ...op.get(k),
     ...op.i32Const(2),
-    ...op.i32Shl,
+    ...op.i32ShrU, // rows / 4 blocks
+    ...op.get(aStride),
     ...op.i32Mul,
     ...op.i32Add,
     ...op.set(aEnd),
     ...op.get(b),
     ...op.tee(panel),
     ...op.get(nPadded),
-    ...op.get(k),
-    ...op.i32Const(2),
-    ...op.i32Shl,
+    ...op.i32Const(3),
+    ...op.i32ShrU, // nPadded / 8 panels
+    ...op.get(bStride),
     ...op.i32Mul,
     ...op.i32Add,
     ...op.set(panelEnd),
@@ -285,7 +295,7 @@ function matmulFunction(): FunctionDefinition {
     ...op.brIf(0),
     ...op.loop,
     ...blockLoop,
-    ...add(panel, op.get(panelBytes)),
+    ...add(panel, op.get(bStride)),
     ...add(cPanel, op.i32Const(32)),
     ...op.get(panel),
     ...op.get(panelEnd),
@@ -296,16 +306,67 @@ function matmulFunction(): FunctionDefinition {
   ];
   return {
     name: 'matmul',
-    parameters: [i32, i32, i32, i32, i32, i32],
-    locals: [
-      ...new Array<typeof i32>(13).fill(i32),
-      ...new Array<typeof v128>(8).fill(v128),
-      v128,
-      v128,
-      v128,
-    ],
+    parameters: [i32, i32, i32, i32, i32, i32, i32, i32, i32],
+    locals: [...new Array<typeof i32>(12).fill(i32), ...new Array<typeof v128>(11).fill(v128)],
     body,
   };
+}
+
+/** sum(start, end, out): f32 sum of [start, end) (byte pointers, a multiple of 64 bytes apart) into out. */
+function sumFunction(): FunctionDefinition {
+  const [start, end, out] = [0, 1, 2];
+  const [p] = [3];
+  const accumulators = [4, 5, 6, 7];
+  const body = [
+    ...accumulators.flatMap((accumulator) => [...op.v128Zero, ...op.set(accumulator)]),
+    ...op.get(start),
+    ...op.set(p),
+    ...op.block,
+    ...op.get(p),
+    ...op.get(end),
+    ...op.i32GeU,
+    ...op.brIf(0),
+    ...op.loop,
+    ...accumulators.flatMap((accumulator, index) => [
+      ...op.get(accumulator),
+      ...op.get(p),
+      ...op.v128Load(index * 16),
+      ...op.f32x4Add,
+      ...op.set(accumulator),
+    ]),
+    ...op.get(p),
+    ...op.i32Const(64),
+    ...op.i32Add,
+    ...op.set(p),
+    ...op.get(p),
+    ...op.get(end),
+    ...op.i32LtU,
+    ...op.brIf(0),
+    ...op.end,
+    ...op.end,
+    ...op.get(accumulators[0]),
+    ...op.get(accumulators[1]),
+    ...op.f32x4Add,
+    ...op.get(accumulators[2]),
+    ...op.get(accumulators[3]),
+    ...op.f32x4Add,
+    ...op.f32x4Add,
+    ...op.set(accumulators[0]),
+    ...op.get(out),
+    ...op.get(accumulators[0]),
+    ...op.f32x4ExtractLane(0),
+    ...op.get(accumulators[0]),
+    ...op.f32x4ExtractLane(1),
+    ...op.f32Add,
+    ...op.get(accumulators[0]),
+    ...op.f32x4ExtractLane(2),
+    ...op.get(accumulators[0]),
+    ...op.f32x4ExtractLane(3),
+    ...op.f32Add,
+    ...op.f32Add,
+    ...op.f32Store(),
+  ];
+  return { name: 'sum', parameters: [i32, i32, i32], locals: [i32, v128, v128, v128, v128], body };
 }
 
 /** Largest shared memory the kernels address: 2 GiB (32768 pages of 64 KiB). */
@@ -315,11 +376,23 @@ let cached: Uint8Array | undefined;
 
 /** The module's bytes (built once). */
 export function simdModuleBytes(): Uint8Array {
-  if (cached === undefined) cached = assembleModule([matvecFunction(), matmulFunction()], 1, MAXIMUM_PAGES);
+  if (cached === undefined)
+    cached = assembleModule([matvecFunction(), matmulFunction(), sumFunction()], 1, MAXIMUM_PAGES);
   return cached;
 }
 
 export interface SimdExports {
   matvec(w: number, x: number, out: number, rowStart: number, rowEnd: number, cols: number): void;
-  matmul(aPacked: number, bPacked: number, c: number, rows: number, nPadded: number, k: number): void;
+  matmul(
+    aPacked: number,
+    bPacked: number,
+    c: number,
+    rows: number,
+    nPadded: number,
+    k: number,
+    aStride: number,
+    bStride: number,
+    accumulate: number,
+  ): void;
+  sum(start: number, end: number, out: number): void;
 }

@@ -4,13 +4,14 @@
 import type { Worker } from 'node:worker_threads';
 import type { WasmMemory, WasmModule } from './webassembly-api';
 
-/** Control block: [0] generation, [1] workers still busy, [2] workers ready, then 8 ints per worker. */
+/** Control block: [0] generation, [1] workers still busy, [2] workers ready, then 12 ints per worker. */
 const HEADER = 4;
-const SLOT = 8;
+const SLOT = 12;
 
 export const TASK_MATVEC = 1;
 export const TASK_MATMUL = 2;
 const TASK_EXIT = 3;
+export const TASK_SUM = 4;
 
 const workerSource = `
 const { workerData } = require('node:worker_threads');
@@ -27,7 +28,8 @@ for (;;) {
   const task = c[base];
   if (task === ${TASK_EXIT}) break;
   if (task === ${TASK_MATVEC}) kernels.matvec(c[base + 1], c[base + 2], c[base + 3], c[base + 4], c[base + 5], c[base + 6]);
-  else if (task === ${TASK_MATMUL}) kernels.matmul(c[base + 1], c[base + 2], c[base + 3], c[base + 4], c[base + 5], c[base + 6]);
+  else if (task === ${TASK_MATMUL}) kernels.matmul(c[base + 1], c[base + 2], c[base + 3], c[base + 4], c[base + 5], c[base + 6], c[base + 7], c[base + 8], c[base + 9]);
+  else if (task === ${TASK_SUM}) kernels.sum(c[base + 1], c[base + 2], c[base + 3]);
   if (Atomics.sub(c, 1, 1) === 1) Atomics.notify(c, 1);
 }
 `;
