@@ -4,6 +4,11 @@ import { dataCheckCommand } from './data-check';
 import { finetuneCommand } from './finetune';
 import { generateCommand } from './generate';
 import { inspectCommand } from './inspect';
+import { loraApplyCommand } from './lora-apply';
+import { loraContinualCommand } from './lora-continual';
+import { loraExtractCommand } from './lora-extract';
+import { loraMergeCommand } from './lora-merge';
+import { mergeCommand } from './merge';
 import { perplexityCommand } from './perplexity';
 
 /** Every subcommand of `meld`, in the order `meld --help` lists them. */
@@ -14,4 +19,9 @@ export const commands: readonly Command[] = [
   perplexityCommand,
   finetuneCommand,
   dataCheckCommand,
+  mergeCommand,
+  loraMergeCommand,
+  loraContinualCommand,
+  loraApplyCommand,
+  loraExtractCommand,
 ];

@@ -16,7 +16,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededData } from '../methods/reference.test-helpers';
 import {
   loadStories,
-  perturb,
   type StoriesWeights,
   storiesFiles,
   writeStoriesFolder,
