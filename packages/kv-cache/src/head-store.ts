@@ -148,20 +148,26 @@ export class KVHeadStore implements KVHeadView {
     }
   }
 
-  /** Keep only the slots at `indices` (strictly increasing), compacting in place. */
+  /** Keep only the slots at `indices` (strictly increasing), compacting in place, one copy per run. */
   retain(indices: ArrayLike<number>): void {
     const d = this.headDim;
     const kept = indices.length;
-    for (let j = 0; j < kept; j++) {
-      const i = indices[j] as number;
-      if (i === j) continue;
-      this.keys.copyWithin(j * d, i * d, i * d + d);
-      this.values.copyWithin(j * d, i * d, i * d + d);
-      this.positions[j] = this.positions[i] as number;
-      if (this.accumulatedAttention) this.accumulatedAttention[j] = this.accumulatedAttention[i] as number;
-      if (this.lastAttention) this.lastAttention[j] = this.lastAttention[i] as number;
-      if (this.windowAttention) this.windowAttention[j] = this.windowAttention[i] as number;
-      if (this.mergeCounts) this.mergeCounts[j] = this.mergeCounts[i] as number;
+    let j = 0;
+    while (j < kept) {
+      // a run of consecutive source slots [from, from + run) lands at [j, j + run)
+      const from = indices[j] as number;
+      let run = 1;
+      while (j + run < kept && (indices[j + run] as number) === from + run) run++;
+      if (from !== j) {
+        this.keys.copyWithin(j * d, from * d, (from + run) * d);
+        this.values.copyWithin(j * d, from * d, (from + run) * d);
+        this.positions.copyWithin(j, from, from + run);
+        this.accumulatedAttention?.copyWithin(j, from, from + run);
+        this.lastAttention?.copyWithin(j, from, from + run);
+        this.windowAttention?.copyWithin(j, from, from + run);
+        this.mergeCounts?.copyWithin(j, from, from + run);
+      }
+      j += run;
     }
     this.length = kept;
   }

@@ -2,7 +2,9 @@
 // prints it (the prompt, then the generated text, then a newline); timings go to stderr.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { kvPolicyNames, resolveKVOptions } from '@meld/kv-cache';
 import { type ActiveAdapter, loadLoraAdapter, loadModel } from '@meld/runtime';
+import { ValidationError } from '@meld/tensor-core';
 import { z } from 'zod';
 import { type Command, type CommandIO, UsageError } from '../command';
 
@@ -31,6 +33,12 @@ Options:
   --seed S              random seed for sampling (default: time)
   --adapter DIR[:W]     apply a PEFT LoRA adapter at run time with weight W (default 1); repeatable
   --context N           override the context length the model file declares
+  --kv-policy NAME      KV-cache compression policy: ${kvPolicyNames.join(', ')} (default full)
+  --kv-budget B         KV slots kept per layer and head: a ratio below 1 or ending in % (0.35, 35%)
+                        of the tokens seen, or a token count >= 1 (512); required unless the policy is full
+  --kv-param KEY=VALUE  a policy parameter (repeatable), e.g. threshold=0.8 for kvmerger
+  --kv-every N          also compress while decoding, every N steps (default 0: only the prompt)
+                        At the end, kv_bytes=N peak_kv_bytes=N are printed on stderr.
   --help                this text
 `;
 
@@ -51,6 +59,10 @@ const optionsSchema = z
     seed: z.coerce.number().int().optional(),
     adapter: z.array(z.string()).default([]),
     context: z.coerce.number().int().positive().optional(),
+    'kv-policy': z.string().default('full'),
+    'kv-budget': z.string().optional(),
+    'kv-param': z.array(z.string()).default([]),
+    'kv-every': z.coerce.number().int().min(0).default(0),
   })
   .superRefine((value, context) => {
     if (value.prompt !== undefined && value['prompt-file'] !== undefined) {
@@ -89,6 +101,10 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
         seed: { type: 'string' },
         adapter: { type: 'string', multiple: true },
         context: { type: 'string' },
+        'kv-policy': { type: 'string' },
+        'kv-budget': { type: 'string' },
+        'kv-param': { type: 'string', multiple: true },
+        'kv-every': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -102,6 +118,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     throw new UsageError(`--${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
   }
   const options = parsed.data;
+  const kv = resolveKVFlags(options);
   const model = await loadModel(options.model, {
     ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}),
     ...(options.context ? { contextLength: options.context } : {}),
@@ -132,6 +149,11 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   if (tokens[0] !== model.tokenizer.bosTokenId) promptText = model.tokenizer.decode(tokens);
   io.stdout.write(promptText);
 
+  const cache = kv.createCache({
+    layers: model.config.numLayers,
+    kvHeads: model.config.numKVHeads,
+    headDim: model.config.headDim,
+  });
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   process.once('SIGINT', onSignal);
@@ -148,6 +170,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
       stop: options.stop,
       maxTokens,
       adapters,
+      cache,
       signal: controller.signal,
     })) {
       if (event.text) io.stdout.write(event.text);
@@ -160,12 +183,38 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
           `prompt ${event.promptTokens} tokens in ${event.prefillMs.toFixed(1)} ms (${prefillRate.toFixed(1)} tok/s); ` +
             `generated ${event.completionTokens} tokens, achieved tok/s: ${decodeRate.toFixed(1)} (${event.finishReason})\n`,
         );
+        io.stderr.write(`kv_bytes=${cache.bytes()} peak_kv_bytes=${cache.peakBytes()}\n`);
       }
     }
   } finally {
     process.off('SIGINT', onSignal);
   }
   return 0;
+}
+
+/** --kv-* flags to a cache factory; a bad value is a UsageError naming its flag. */
+function resolveKVFlags(options: {
+  'kv-policy': string;
+  'kv-budget'?: string | undefined;
+  'kv-param': string[];
+  'kv-every': number;
+}) {
+  try {
+    return resolveKVOptions({
+      policy: options['kv-policy'],
+      ...(options['kv-budget'] !== undefined ? { budget: options['kv-budget'] } : {}),
+      params: options['kv-param'],
+      compressEvery: options['kv-every'],
+    });
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    const flag = error.path.startsWith('params')
+      ? '--kv-param'
+      : error.path === 'compressEvery'
+        ? '--kv-every'
+        : `--kv-${error.path}`;
+    throw new UsageError(`${flag}: ${error.message}`);
+  }
 }
 
 export const generateCommand: Command = {

@@ -80,13 +80,21 @@ export function mergeIntoNearest(
   if (evicted.length === 0 || kept.length === 0) return;
   const keyNorm = new Float64Array(n);
   const valueNorm = new Float64Array(n);
+  const allKeys = store.keys;
+  const allValues = store.values;
   for (let i = 0; i < n; i++) {
-    keyNorm[i] = Math.max(EPSILON, norm(store.key(i)));
-    valueNorm[i] = norm(store.value(i));
+    let keySquared = 0;
+    let valueSquared = 0;
+    for (let c = i * d; c < (i + 1) * d; c++) {
+      keySquared += (allKeys[c] as number) ** 2;
+      valueSquared += (allValues[c] as number) ** 2;
+    }
+    keyNorm[i] = Math.max(EPSILON, Math.sqrt(keySquared));
+    valueNorm[i] = Math.sqrt(valueSquared);
   }
   const bestSimilarity = new Float64Array(evicted.length);
   const bestTarget = new Int32Array(evicted.length);
-  const keys = store.keys;
+  const keys = allKeys;
   for (let e = 0; e < evicted.length; e++) {
     const source = (evicted[e] as number) * d;
     const sourceNorm = keyNorm[evicted[e] as number] as number;
@@ -135,12 +143,6 @@ export function mergeIntoNearest(
     for (let c = 0; c < d; c++)
       value[c] = ((value[c] as number) + (entry.value[c] as number)) / (1 + entry.weight);
   }
-}
-
-function norm(vector: Float32Array): number {
-  let squared = 0;
-  for (const x of vector) squared += x * x;
-  return Math.sqrt(squared);
 }
 
 /** Linear-interpolated quantile, as torch.quantile. */
