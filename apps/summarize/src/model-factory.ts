@@ -32,19 +32,26 @@ function isLanguageModelV1(value: unknown): value is LanguageModelV1 {
   return candidate.specificationVersion === 'v1' && typeof candidate.doGenerate === 'function';
 }
 
-/** A local model file run by @meld/runtime's LanguageModelV1 implementation (`loadLanguageModel`). */
+/** What this app uses of @meld/runtime, checked at run time (the import is lazy and untyped). */
+interface RuntimeModule {
+  loadModel(source: string): Promise<unknown>;
+  LocalLanguageModel: new (model: unknown) => unknown;
+}
+
+/** A local model file (llama2.c .bin, GGUF, a Hugging Face folder) run by @meld/runtime. */
 export async function localModel(path: string): Promise<LanguageModelV1> {
   // A variable specifier keeps the (heavy) runtime out of the bundle and out of remote-only runs.
   const specifier = '@meld/runtime';
-  const runtime: Record<string, unknown> = await import(specifier);
-  const load = runtime.loadLanguageModel;
-  if (typeof load !== 'function') {
+  const runtime: Partial<RuntimeModule> = await import(specifier);
+  const { loadModel, LocalLanguageModel } = runtime;
+  if (typeof loadModel !== 'function' || typeof LocalLanguageModel !== 'function') {
     throw new LLMValidationError(
       '--model',
-      `running a local model (${path}) needs loadLanguageModel from @meld/runtime, which this build does not have; use --base-url with an OpenAI-compatible server (e.g. meld-serve) instead`,
+      `running a local model (${path}) needs loadModel and LocalLanguageModel from @meld/runtime, which this build does not have; use --base-url with an OpenAI-compatible server (e.g. meld-serve) instead`,
     );
   }
-  const model: unknown = await load(path);
+  const loaded = await loadModel(path);
+  const model: unknown = new LocalLanguageModel(loaded);
   if (!isLanguageModelV1(model))
     throw new LLMValidationError('--model', `${path}: @meld/runtime did not return a LanguageModelV1`);
   return model;
