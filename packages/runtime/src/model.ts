@@ -74,7 +74,10 @@ export class Model {
     const tensors = new Map(init.tensors);
     for (const linear of allLinears(weights)) {
       if (linear.dtype === 'f32' && tensors.has(linear.name)) {
-        tensors.set(linear.name, Tensor.fromF32(linear.data as Float32Array, [linear.outFeatures, linear.inFeatures]));
+        tensors.set(
+          linear.name,
+          Tensor.fromF32(linear.data as Float32Array, [linear.outFeatures, linear.inFeatures]),
+        );
       }
     }
     this.tensors = tensors;

@@ -1,7 +1,7 @@
 // The engine's numeric kernels. Matrix products come from @meld/tensor-core (WebAssembly SIMD when
 // the weight lives in a SimdArena); the small element-wise loops stay here. All are allocation-free:
 // callers pass output buffers.
-import { dequantize, matmulF32 as coreMatmulF32, matvecF32, matvecQ8_0 } from '@meld/tensor-core';
+import { matmulF32 as coreMatmulF32, dequantize, matvecF32, matvecQ8_0 } from '@meld/tensor-core';
 
 /** out[t, o] = sum_i x[t, i] * w[o, i] for t < rows; w is [outFeatures, inFeatures] f32. */
 export function matmulF32(
@@ -39,11 +39,26 @@ export function matmulQ8_0(
   }
   const decoded = scratch();
   dequantize('q8_0', w, outFeatures * inFeatures, decoded);
-  coreMatmulF32(out, x.subarray(0, rows * inFeatures), decoded.subarray(0, outFeatures * inFeatures), rows, outFeatures, inFeatures, true);
+  coreMatmulF32(
+    out,
+    x.subarray(0, rows * inFeatures),
+    decoded.subarray(0, outFeatures * inFeatures),
+    rows,
+    outFeatures,
+    inFeatures,
+    true,
+  );
 }
 
 /** RMSNorm of each of `rows` rows of length `size`: out = x / sqrt(mean(x^2) + eps) * weight. */
-export function rmsNorm(out: Float32Array, x: Float32Array, weight: Float32Array, rows: number, size: number, eps: number): void {
+export function rmsNorm(
+  out: Float32Array,
+  x: Float32Array,
+  weight: Float32Array,
+  rows: number,
+  size: number,
+  eps: number,
+): void {
   for (let t = 0; t < rows; t++) {
     const o = t * size;
     let ss = 0;

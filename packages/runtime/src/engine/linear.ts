@@ -33,16 +33,24 @@ export class WeightStore {
 
 /** Keeps f32 and q8_0 as they are; decodes every other dtype (f16, bf16, q4_0, ...) to f32. */
 export function linearFromTensor(name: string, tensor: Tensor, store: WeightStore, bias?: Tensor): Linear {
-  if (tensor.shape.length !== 2) throw new DTypeError(tensor.dtype, `${name}: a linear weight must be 2-D, got [${tensor.shape}]`);
+  if (tensor.shape.length !== 2)
+    throw new DTypeError(tensor.dtype, `${name}: a linear weight must be 2-D, got [${tensor.shape}]`);
   const [outFeatures, inFeatures] = tensor.shape as [number, number];
   const biasData = bias?.toFloat32();
   const extra = biasData ? { bias: biasData } : {};
-  if (tensor.dtype === 'q8_0') return { name, outFeatures, inFeatures, dtype: 'q8_0', data: tensor.bytes(), ...extra };
+  if (tensor.dtype === 'q8_0')
+    return { name, outFeatures, inFeatures, dtype: 'q8_0', data: tensor.bytes(), ...extra };
   return { name, outFeatures, inFeatures, dtype: 'f32', data: store.place(tensor.toFloat32()), ...extra };
 }
 
 /** out[rows, outFeatures] = x[rows, inFeatures] @ W^T (+ bias). */
-export function applyLinear(linear: Linear, out: Float32Array, x: Float32Array, rows: number, scratch: (count: number) => Float32Array): void {
+export function applyLinear(
+  linear: Linear,
+  out: Float32Array,
+  x: Float32Array,
+  rows: number,
+  scratch: (count: number) => Float32Array,
+): void {
   if (linear.dtype === 'f32') {
     matmulF32(out, x, linear.data as Float32Array, rows, linear.inFeatures, linear.outFeatures);
   } else {

@@ -174,7 +174,9 @@ export class Transformer {
     const group = numHeads / numKVHeads;
     const qWidth = numHeads * headDim;
     const scale = 1 / Math.sqrt(headDim);
-    const observers = options.observers?.length ? options.observers.filter((o) => !o.layers || o.layers.includes(layer)) : [];
+    const observers = options.observers?.length
+      ? options.observers.filter((o) => !o.layers || o.layers.includes(layer))
+      : [];
     const wantsStatistics = typeof cache.observeAttention === 'function';
     for (let kvHead = 0; kvHead < numKVHeads; kvHead++) {
       const view = cache.head(layer, kvHead);
@@ -188,7 +190,9 @@ export class Transformer {
       const keys = view.keys;
       const values = view.values;
       const scores = this.buffer('scores', rows * length);
-      const logits = observers.some((o) => o.includeLogits) ? this.buffer('logits', rows * length) : undefined;
+      const logits = observers.some((o) => o.includeLogits)
+        ? this.buffer('logits', rows * length)
+        : undefined;
       for (let g = 0; g < group; g++) {
         const head = kvHead * group + g;
         for (let i = 0; i < rows; i++) {

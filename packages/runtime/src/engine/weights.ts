@@ -70,7 +70,15 @@ export function buildTransformerWeights(
 /** Every linear of the model (layers in order, then the LM head). */
 export function allLinears(weights: TransformerWeights): Linear[] {
   return [
-    ...weights.layers.flatMap((layer) => [layer.q, layer.k, layer.v, layer.o, layer.gate, layer.up, layer.down]),
+    ...weights.layers.flatMap((layer) => [
+      layer.q,
+      layer.k,
+      layer.v,
+      layer.o,
+      layer.gate,
+      layer.up,
+      layer.down,
+    ]),
     weights.lmHead,
   ];
 }

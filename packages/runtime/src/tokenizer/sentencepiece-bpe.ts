@@ -104,7 +104,9 @@ export class SentencePieceBpeTokenizer implements Tokenizer {
     this.addBosByDefault = vocabulary.addBos ?? true;
     this.addDummyPrefix = vocabulary.addDummyPrefix ?? true;
     this.decoded = vocabulary.pieces.map((piece, id) => {
-      if (vocabulary.controlTokens?.has(id)) return new Uint8Array(0);
+      if (vocabulary.controlTokens?.has(id) || id === vocabulary.bosTokenId || id === vocabulary.eosTokenId) {
+        return new Uint8Array(0);
+      }
       const match = bytePattern.exec(latin1.decode(piece));
       if (match) {
         const byte = Number.parseInt(match[1]!, 16);
