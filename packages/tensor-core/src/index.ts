@@ -11,7 +11,7 @@ export {
 } from './backends/js/indexing';
 export { createJsBackend, type JsBackendOptions, jsKernels } from './backends/js/js-backend';
 export { matmulF32, matmulF32Scalar } from './backends/js/matmul';
-export { matvecF32, matvecF32Scalar, matvecQ8_0, Q8_0_BLOCK_BYTES } from './backends/js/matvec';
+export { matvecF32, matvecF32Scalar, matvecQ8_0, matvecQ8_0Scalar, Q8_0_BLOCK_BYTES } from './backends/js/matvec';
 export { layernorm, rmsnorm, softmax } from './backends/js/normalization';
 export { type RopeLayout, rope } from './backends/js/rope';
 export {

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { f16ToF32, f32ToF16 } from '../../half';
 import { matmulF32, matmulF32Scalar } from './matmul';
-import { matvecF32, matvecF32Scalar, matvecQ8_0 } from './matvec';
+import { matvecF32, matvecF32Scalar, matvecQ8_0, matvecQ8_0Scalar } from './matvec';
 import { createSimdArena } from './wasm/simd-engine';
 
 function random(count: number, seed: number): Float32Array {
@@ -76,31 +76,45 @@ describe('SimdArena.sum (the read-only stream probe)', () => {
 });
 
 describe('matvecQ8_0', () => {
-  it('reads q8_0 blocks in place: value = f16 scale * int8', () => {
-    const rows = 5;
-    const cols = 96;
-    const bytes = new Uint8Array(rows * (cols / 32) * 34);
-    const dense = new Float64Array(rows * cols);
-    let state = 11;
-    for (let block = 0; block < (rows * cols) / 32; block++) {
-      const scaleBits = f32ToF16(0.001 + (block % 7) * 0.013);
-      bytes[block * 34] = scaleBits & 0xff;
-      bytes[block * 34 + 1] = scaleBits >> 8;
-      for (let i = 0; i < 32; i++) {
-        state = (state * 1103515245 + 12345) % 2147483648;
-        const q = (state % 255) - 127;
-        bytes[block * 34 + 2 + i] = q & 0xff;
-        dense[block * 32 + i] = f16ToF32(scaleBits) * q;
+  it.each([
+    [5, 96, 0],
+    [70, 64, 1],
+    [70, 4096, 2],
+  ])(
+    'rows=%i cols=%i: TypeScript and SIMD (threads=%i, 0 = heap) read q8_0 blocks in place',
+    (rows, cols, threads) => {
+      const bytes = new Uint8Array(rows * (cols / 32) * 34);
+      const dense = new Float64Array(rows * cols);
+      let state = 11;
+      for (let block = 0; block < (rows * cols) / 32; block++) {
+        const scaleBits = f32ToF16((block % 2 ? -1 : 1) * (0.001 + (block % 7) * 0.013));
+        bytes[block * 34] = scaleBits & 0xff;
+        bytes[block * 34 + 1] = scaleBits >> 8;
+        for (let i = 0; i < 32; i++) {
+          state = (state * 1103515245 + 12345) % 2147483648;
+          const q = (state % 256) - 128;
+          bytes[block * 34 + 2 + i] = q & 0xff;
+          dense[block * 32 + i] = f16ToF32(scaleBits) * q;
+        }
       }
-    }
-    const x = random(cols, 5);
-    const expected = new Float64Array(rows);
-    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) expected[r] += dense[r * cols + c] * x[c];
-    expect(matvecQ8_0(new Float32Array(rows), bytes, x, rows, cols)).toBeAllClose(expected, {
-      rtol: 1e-5,
-      atol: 1e-5,
-    });
-  });
+      const x = random(cols, 5);
+      const expected = new Float64Array(rows);
+      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) expected[r] += dense[r * cols + c] * x[c];
+      const tolerance = { rtol: 1e-4, atol: 1e-4 };
+      expect(matvecQ8_0Scalar(new Float32Array(rows), bytes, x, rows, cols)).toBeAllClose(
+        expected,
+        tolerance,
+      );
+      if (threads === 0) {
+        expect(matvecQ8_0(new Float32Array(rows), bytes, x, rows, cols)).toBeAllClose(expected, tolerance);
+        return;
+      }
+      const arena = createSimdArena({ threads });
+      const out = matvecQ8_0(new Float32Array(rows), arena.copyBytes(bytes), x, rows, cols);
+      expect(out).toBeAllClose(expected, tolerance);
+      arena.close();
+    },
+  );
 });
 
 describe('matmulF32', () => {

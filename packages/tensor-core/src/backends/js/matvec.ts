@@ -101,9 +101,26 @@ export const Q8_0_BLOCK_BYTES = 34;
 
 /**
  * out[r] = sum_c dequant(weight)[r, c] * x[c], reading q8_0 blocks directly (no dequantized copy).
- * `bytes` holds rows * cols / 32 blocks, row-major; `cols` must be a multiple of 32.
+ * `bytes` holds rows * cols / 32 blocks, row-major; `cols` must be a multiple of 32. When `bytes` was
+ * allocated from a SimdArena (`arena.copyBytes`), the WebAssembly SIMD kernel runs (threaded with the arena).
  */
 export function matvecQ8_0(
+  out: Float32Array,
+  bytes: Uint8Array,
+  x: Float32Array,
+  rows: number,
+  cols: number,
+): Float32Array {
+  const engine = simdEngineFor(bytes);
+  if (engine !== undefined) {
+    engine.matvecQ8_0(out, bytes, x, rows, cols);
+    return out;
+  }
+  return matvecQ8_0Scalar(out, bytes, x, rows, cols);
+}
+
+/** The TypeScript q8_0 loop: the reference for the SIMD path. */
+export function matvecQ8_0Scalar(
   out: Float32Array,
   bytes: Uint8Array,
   x: Float32Array,

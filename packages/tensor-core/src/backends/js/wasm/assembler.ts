@@ -63,17 +63,25 @@ export const op = {
   i32LtU: [0x49],
   i32GeU: [0x4f],
   f32Load: (offset = 0) => [0x2a, 2, ...unsignedLeb(offset)],
+  i32Load16U: (offset = 0) => [0x2f, 1, ...unsignedLeb(offset)],
   f32Store: (offset = 0) => [0x38, 2, ...unsignedLeb(offset)],
   f32Add: [0x92],
   f32Mul: [0x94],
   f32Const0: [0x43, 0, 0, 0, 0],
   v128Load: (offset = 0) => [0xfd, 0x00, 4, ...unsignedLeb(offset)],
+  /** v128.load with alignment hint 1 (q8_0 blocks are 34 bytes, so their int8 payload is unaligned). */
+  v128LoadUnaligned: (offset = 0) => [0xfd, 0x00, 0, ...unsignedLeb(offset)],
   v128Store: (offset = 0) => [0xfd, 0x0b, 4, ...unsignedLeb(offset)],
   v128Zero: [0xfd, 0x0c, ...new Array<number>(16).fill(0)],
   f32x4Splat: [0xfd, 0x13],
   f32x4ExtractLane: (lane: number) => [0xfd, 0x1f, lane],
   f32x4Add: [0xfd, 0xe4, 0x01],
   f32x4Mul: [0xfd, 0xe6, 0x01],
+  i16x8ExtendLowI8x16S: [0xfd, 0x87, 0x01],
+  i16x8ExtendHighI8x16S: [0xfd, 0x88, 0x01],
+  i32x4ExtendLowI16x8S: [0xfd, 0xa7, 0x01],
+  i32x4ExtendHighI16x8S: [0xfd, 0xa8, 0x01],
+  f32x4ConvertI32x4S: [0xfd, 0xfa, 0x01],
 } as const;
 
 export interface FunctionDefinition {

@@ -2,8 +2,16 @@
 // optionally, worker threads sharing it. Tensors allocated here (`allocateF32`) run matvec with no copy;
 // heap arrays handed to `matmul` are packed into the arena's scratch space first (O(n^2) against O(n^3)).
 
+import { f16ToF32 } from '../../../half';
 import { MAXIMUM_PAGES, type SimdExports, simdModuleBytes } from './simd-module';
-import { TASK_MATMUL, TASK_MATVEC, TASK_SUM, ThreadPool, threadsSupported } from './thread-pool';
+import {
+  TASK_MATMUL,
+  TASK_MATVEC,
+  TASK_MATVEC_Q8,
+  TASK_SUM,
+  ThreadPool,
+  threadsSupported,
+} from './thread-pool';
 import { type WasmMemory, type WasmModule, webAssembly } from './webassembly-api';
 
 const PAGE = 65536;
@@ -14,7 +22,7 @@ const MC = 256;
 const arenas = new WeakMap<ArrayBufferLike, SimdArena>();
 
 /** The arena that owns `array`'s memory, if any. */
-export function simdEngineFor(array: Float32Array): SimdArena | undefined {
+export function simdEngineFor(array: ArrayBufferView): SimdArena | undefined {
   return arenas.get(array.buffer);
 }
 
@@ -71,6 +79,7 @@ export class SimdArena {
       matvec: exports.matvec as SimdExports['matvec'],
       matmul: exports.matmul as SimdExports['matmul'],
       sum: exports.sum as SimdExports['sum'],
+      matvecQ8: exports.matvecQ8 as SimdExports['matvecQ8'],
     };
     this.setThreads(options.threads ?? 1);
   }
@@ -113,6 +122,32 @@ export class SimdArena {
     return new Float32Array(this.memory.buffer, start, count);
   }
 
+  /** A zeroed byte array of `count` bytes in this arena (64-byte aligned), e.g. for q8_0 weights. */
+  allocateBytes(count: number): Uint8Array {
+    const start = (this.top + 63) & ~63;
+    this.ensure(start + count);
+    this.top = start + count;
+    return new Uint8Array(this.memory.buffer, start, count);
+  }
+
+  /** Copies `bytes` (e.g. a q8_0 matrix) into a new arena byte array. */
+  copyBytes(bytes: Uint8Array): Uint8Array {
+    const array = this.allocateBytes(bytes.length);
+    array.set(bytes);
+    return array;
+  }
+
+  private f16Table: Float32Array | undefined;
+
+  /** Every f16 value as f32 (256 KiB, built on first q8_0 use). */
+  private halfTable(): Float32Array {
+    if (this.f16Table === undefined) {
+      this.f16Table = this.allocateF32(65536);
+      for (let h = 0; h < 65536; h++) this.f16Table[h] = f16ToF32(h);
+    }
+    return this.f16Table;
+  }
+
   /** Copies `values` into a new arena array. */
   copyF32(values: Float32Array): Float32Array {
     const array = this.allocateF32(values.length);
@@ -127,7 +162,7 @@ export class SimdArena {
     return { pointer: start, view: new Float32Array(this.memory.buffer, start, count) };
   }
 
-  private owns(array: Float32Array): boolean {
+  private owns(array: ArrayBufferView): boolean {
     return arenas.get(array.buffer) === this;
   }
 
@@ -156,6 +191,43 @@ export class SimdArena {
       pool.wait();
     }
     if (!outInside) out.set(new Float32Array(this.memory.buffer, outPointer, rows));
+  }
+
+  /**
+   * out = dequant(weight) x for a q8_0 matrix whose bytes live in this arena (rows x cols, cols % 32 == 0),
+   * reading blocks in place; rows split over the threads.
+   */
+  matvecQ8_0(out: Float32Array, bytes: Uint8Array, x: Float32Array, rows: number, cols: number): void {
+    if (!this.owns(bytes)) throw new RangeError('SimdArena.matvecQ8_0: weight is not in this arena');
+    const table = this.halfTable().byteOffset;
+    const blocks = cols >> 5;
+    const space = this.scratch(((cols + 15) & ~15) + rows + 16);
+    space.view.set(x.subarray(0, cols));
+    const xPointer = space.pointer;
+    const outPointer = space.pointer + ((cols + 15) & ~15) * 4;
+    const pool = this.pool;
+    if (pool === undefined || rows < 64) {
+      this.kernels.matvecQ8(bytes.byteOffset, xPointer, outPointer, 0, rows, blocks, table);
+    } else {
+      const chunk = Math.ceil(rows / (pool.size + 1));
+      for (let worker = 0; worker < pool.size; worker++) {
+        const start = Math.min(rows, (worker + 1) * chunk);
+        const end = Math.min(rows, start + chunk);
+        pool.assign(worker, TASK_MATVEC_Q8, [
+          bytes.byteOffset,
+          xPointer,
+          outPointer,
+          start,
+          end,
+          blocks,
+          table,
+        ]);
+      }
+      pool.start();
+      this.kernels.matvecQ8(bytes.byteOffset, xPointer, outPointer, 0, Math.min(rows, chunk), blocks, table);
+      pool.wait();
+    }
+    out.set(new Float32Array(this.memory.buffer, outPointer, rows));
   }
 
   /**

@@ -312,6 +312,158 @@ function matmulFunction(): FunctionDefinition {
   };
 }
 
+/**
+ * matvecQ8(w, x, out, rowStart, rowEnd, blocks, table): out[r] = sum over the row's q8_0 blocks of
+ * d * dot(q, x), reading the 34-byte blocks in place; d is looked up in `table` (65536 f32 values of every f16).
+ */
+function matvecQ8Function(): FunctionDefinition {
+  const [w, x, out, rowStart, rowEnd, blocks, table] = [0, 1, 2, 3, 4, 5, 6];
+  const [r, p, q, rowEndPointer] = [7, 8, 9, 10];
+  const [total, blockSum0, blockSum1, bytes0, bytes1, wide] = [11, 12, 13, 14, 15, 16];
+  // Widen 16 int8 (in `source`) to four f32x4 and multiply-accumulate against x at byte offset `xOffset`.
+  const sixteen = (source: number, xOffset: number) => {
+    const code: number[] = [];
+    for (const [half, extend16] of [
+      [0, op.i16x8ExtendLowI8x16S],
+      [1, op.i16x8ExtendHighI8x16S],
+    ] as const) {
+      code.push(...op.get(source), ...extend16, ...op.set(wide));
+      for (const [quarter, extend32] of [
+        [0, op.i32x4ExtendLowI16x8S],
+        [1, op.i32x4ExtendHighI16x8S],
+      ] as const) {
+        const accumulator = quarter === 0 ? blockSum0 : blockSum1;
+        code.push(
+          ...op.get(accumulator),
+          ...op.get(wide),
+          ...extend32,
+          ...op.f32x4ConvertI32x4S,
+          ...op.get(q),
+          ...op.v128Load(xOffset + half * 32 + quarter * 16),
+          ...op.f32x4Mul,
+          ...op.f32x4Add,
+          ...op.set(accumulator),
+        );
+      }
+    }
+    return code;
+  };
+  const blockBody = [
+    ...op.v128Zero,
+    ...op.set(blockSum0),
+    ...op.v128Zero,
+    ...op.set(blockSum1),
+    ...op.get(p),
+    ...op.v128LoadUnaligned(2),
+    ...op.set(bytes0),
+    ...op.get(p),
+    ...op.v128LoadUnaligned(18),
+    ...op.set(bytes1),
+    ...sixteen(bytes0, 0),
+    ...sixteen(bytes1, 64),
+    // total += (blockSum0 + blockSum1) * d
+    ...op.get(total),
+    ...op.get(blockSum0),
+    ...op.get(blockSum1),
+    ...op.f32x4Add,
+    ...op.get(table),
+    ...op.get(p),
+    ...op.i32Load16U(0),
+    ...op.i32Const(2),
+    ...op.i32Shl,
+    ...op.i32Add,
+    ...op.f32Load(),
+    ...op.f32x4Splat,
+    ...op.f32x4Mul,
+    ...op.f32x4Add,
+    ...op.set(total),
+    ...op.get(p),
+    ...op.i32Const(34),
+    ...op.i32Add,
+    ...op.set(p),
+    ...op.get(q),
+    ...op.i32Const(128),
+    ...op.i32Add,
+    ...op.set(q),
+  ];
+  const rowBody = [
+    ...op.get(w),
+    ...op.get(r),
+    ...op.get(blocks),
+    ...op.i32Const(34),
+    ...op.i32Mul,
+    ...op.i32Mul,
+    ...op.i32Add,
+    ...op.tee(p),
+    ...op.get(blocks),
+    ...op.i32Const(34),
+    ...op.i32Mul,
+    ...op.i32Add,
+    ...op.set(rowEndPointer),
+    ...op.get(x),
+    ...op.set(q),
+    ...op.v128Zero,
+    ...op.set(total),
+    ...op.block,
+    ...op.get(p),
+    ...op.get(rowEndPointer),
+    ...op.i32GeU,
+    ...op.brIf(0),
+    ...op.loop,
+    ...blockBody,
+    ...op.get(p),
+    ...op.get(rowEndPointer),
+    ...op.i32LtU,
+    ...op.brIf(0),
+    ...op.end,
+    ...op.end,
+    ...op.get(out),
+    ...op.get(r),
+    ...op.i32Const(2),
+    ...op.i32Shl,
+    ...op.i32Add,
+    ...op.get(total),
+    ...op.f32x4ExtractLane(0),
+    ...op.get(total),
+    ...op.f32x4ExtractLane(1),
+    ...op.f32Add,
+    ...op.get(total),
+    ...op.f32x4ExtractLane(2),
+    ...op.get(total),
+    ...op.f32x4ExtractLane(3),
+    ...op.f32Add,
+    ...op.f32Add,
+    ...op.f32Store(),
+    ...op.get(r),
+    ...op.i32Const(1),
+    ...op.i32Add,
+    ...op.set(r),
+  ];
+  const body = [
+    ...op.get(rowStart),
+    ...op.set(r),
+    ...op.block,
+    ...op.get(r),
+    ...op.get(rowEnd),
+    ...op.i32GeU,
+    ...op.brIf(0),
+    ...op.loop,
+    ...rowBody,
+    ...op.get(r),
+    ...op.get(rowEnd),
+    ...op.i32LtU,
+    ...op.brIf(0),
+    ...op.end,
+    ...op.end,
+  ];
+  return {
+    name: 'matvecQ8',
+    parameters: [i32, i32, i32, i32, i32, i32, i32],
+    locals: [i32, i32, i32, i32, v128, v128, v128, v128, v128, v128],
+    body,
+  };
+}
+
 /** sum(start, end, out): f32 sum of [start, end) (byte pointers, a multiple of 64 bytes apart) into out. */
 function sumFunction(): FunctionDefinition {
   const [start, end, out] = [0, 1, 2];
@@ -377,7 +529,11 @@ let cached: Uint8Array | undefined;
 /** The module's bytes (built once). */
 export function simdModuleBytes(): Uint8Array {
   if (cached === undefined)
-    cached = assembleModule([matvecFunction(), matmulFunction(), sumFunction()], 1, MAXIMUM_PAGES);
+    cached = assembleModule(
+      [matvecFunction(), matmulFunction(), sumFunction(), matvecQ8Function()],
+      1,
+      MAXIMUM_PAGES,
+    );
   return cached;
 }
 
@@ -395,4 +551,13 @@ export interface SimdExports {
     accumulate: number,
   ): void;
   sum(start: number, end: number, out: number): void;
+  matvecQ8(
+    w: number,
+    x: number,
+    out: number,
+    rowStart: number,
+    rowEnd: number,
+    blocks: number,
+    table: number,
+  ): void;
 }

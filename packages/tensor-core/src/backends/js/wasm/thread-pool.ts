@@ -12,6 +12,7 @@ export const TASK_MATVEC = 1;
 export const TASK_MATMUL = 2;
 const TASK_EXIT = 3;
 export const TASK_SUM = 4;
+export const TASK_MATVEC_Q8 = 5;
 
 const workerSource = `
 const { workerData } = require('node:worker_threads');
@@ -30,6 +31,7 @@ for (;;) {
   if (task === ${TASK_MATVEC}) kernels.matvec(c[base + 1], c[base + 2], c[base + 3], c[base + 4], c[base + 5], c[base + 6]);
   else if (task === ${TASK_MATMUL}) kernels.matmul(c[base + 1], c[base + 2], c[base + 3], c[base + 4], c[base + 5], c[base + 6], c[base + 7], c[base + 8], c[base + 9]);
   else if (task === ${TASK_SUM}) kernels.sum(c[base + 1], c[base + 2], c[base + 3]);
+  else if (task === ${TASK_MATVEC_Q8}) kernels.matvecQ8(c[base + 1], c[base + 2], c[base + 3], c[base + 4], c[base + 5], c[base + 6], c[base + 7]);
   if (Atomics.sub(c, 1, 1) === 1) Atomics.notify(c, 1);
 }
 `;
