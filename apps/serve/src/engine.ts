@@ -29,6 +29,12 @@ export interface TokenLogprob {
   logprob: number;
 }
 
+/** Incremental detokenizer: `push` returns the text a token completes ('' inside a UTF-8 character). */
+export interface TokenDecoder {
+  push(token: number): string;
+  flush(): string;
+}
+
 /** One decoded token. */
 export interface TokenStep {
   token: number;
@@ -68,6 +74,8 @@ export interface ServeEngineV1 {
   tokenize(text: string, options: { addSpecialTokens: boolean }): number[];
   /** Text of a token sequence (special tokens skipped). */
   detokenize(tokens: readonly number[]): string;
+  /** Decodes a token stream continuing after `previous` (the prompt's last token), one token at a time. */
+  createDecoder(previous: number | undefined): TokenDecoder;
   /** The vocabulary piece of one token, as logprobs report it. */
   tokenPiece(token: number): string;
   /**

@@ -1,7 +1,14 @@
-// One choice of a completion as a scheduler task: decodes tokens, turns them into text (holding back
-// incomplete UTF-8 and anything that could still become a stop string), enforces max_tokens and
-// reports the peak KV bytes its cache held.
-import type { EngineSequence, KVCacheChoice, SamplingOptions, ServeEngineV1, TokenStep } from './engine';
+// One choice of a completion as a scheduler task: decodes tokens, turns them into text incrementally
+// (holding back anything that could still become a stop string), enforces max_tokens and reports the
+// peak KV bytes its cache held.
+import type {
+  EngineSequence,
+  KVCacheChoice,
+  SamplingOptions,
+  ServeEngineV1,
+  TokenDecoder,
+  TokenStep,
+} from './engine';
 import type { SchedulerTask, TaskOutcome } from './scheduler';
 
 export type FinishReason = 'stop' | 'length';
@@ -31,15 +38,11 @@ export interface GenerationTaskOptions {
   onDelta?: (delta: GenerationDelta) => void;
 }
 
-/** Prompt tokens decoded in front of the completion so word-boundary spaces come out right. */
-const CONTEXT_TOKENS = 4;
-
 export class GenerationTask implements SchedulerTask {
   readonly signal?: AbortSignal;
   readonly result: Promise<GenerationResult>;
   private readonly options: GenerationTaskOptions;
-  private readonly context: readonly number[];
-  private readonly contextText: string;
+  private readonly decoder: TokenDecoder;
   private readonly longestStop: number;
   private sequence: EngineSequence | undefined;
   private readonly tokens: number[] = [];
@@ -55,8 +58,7 @@ export class GenerationTask implements SchedulerTask {
   constructor(options: GenerationTaskOptions) {
     this.options = options;
     this.signal = options.signal;
-    this.context = options.prompt.slice(-CONTEXT_TOKENS);
-    this.contextText = options.engine.detokenize(this.context);
+    this.decoder = options.engine.createDecoder(options.prompt[options.prompt.length - 1]);
     this.longestStop = options.stop.reduce((longest, stop) => Math.max(longest, stop.length), 0);
     this.result = new Promise((resolve, reject) => {
       this.resolveResult = resolve;
@@ -80,22 +82,13 @@ export class GenerationTask implements SchedulerTask {
   }
 
   async step(): Promise<boolean> {
-    if (!this.sequence || this.tokens.length >= this.options.maxTokens) {
-      this.finishReason = 'length';
-      this.release(this.text.length);
-      return true;
-    }
+    if (!this.sequence || this.tokens.length >= this.options.maxTokens) return this.end('length');
     const step = await this.sequence.next();
-    if (step === null) {
-      this.finishReason = 'stop';
-      this.release(this.text.length);
-      return true;
-    }
+    if (step === null) return this.end('stop');
     this.tokens.push(step.token);
     this.steps.push(step);
     this.pendingSteps.push(step);
-    const decoded = this.options.engine.detokenize([...this.context, ...this.tokens]);
-    this.text = decoded.startsWith(this.contextText) ? decoded.slice(this.contextText.length) : decoded;
+    this.text += this.decoder.push(step.token);
 
     const stopAt = this.findStop();
     if (stopAt >= 0) {
@@ -104,13 +97,22 @@ export class GenerationTask implements SchedulerTask {
       this.release(this.text.length);
       return true;
     }
-    if (this.tokens.length >= this.options.maxTokens) {
-      this.finishReason = 'length';
-      this.release(this.text.length);
-      return true;
-    }
+    if (this.tokens.length >= this.options.maxTokens) return this.end('length');
     this.release(this.safeLength());
     return false;
+  }
+
+  /** Ends with `reason`: flushes the decoder, applies stop strings to the tail, releases the rest. */
+  private end(reason: FinishReason): true {
+    this.finishReason = reason;
+    this.text += this.decoder.flush();
+    const stopAt = this.findStop();
+    if (stopAt >= 0) {
+      this.text = this.text.slice(0, stopAt);
+      this.finishReason = 'stop';
+    }
+    this.release(this.text.length);
+    return true;
   }
 
   finish(outcome: TaskOutcome): void {
@@ -145,10 +147,9 @@ export class GenerationTask implements SchedulerTask {
     return earliest;
   }
 
-  /** Length of text that can no longer change: not an unfinished UTF-8 sequence, not a stop prefix. */
+  /** Length of text that can no longer change: everything but a suffix that could start a stop string. */
   private safeLength(): number {
     let safe = this.text.length;
-    while (safe > 0 && this.text.charCodeAt(safe - 1) === 0xfffd) safe--;
     for (const stop of this.options.stop) {
       for (let keep = Math.min(stop.length - 1, safe); keep > 0; keep--) {
         if (this.text.endsWith(stop.slice(0, keep)) && this.text.length - keep < safe) {

@@ -17,6 +17,7 @@ export type {
   KVCacheChoice,
   SamplingOptions,
   ServeEngineV1,
+  TokenDecoder,
   TokenLogprob,
   TokenStep,
 } from './engine';

@@ -9,6 +9,7 @@ import type {
   KVCacheChoice,
   SamplingOptions,
   ServeEngineV1,
+  TokenDecoder,
   TokenLogprob,
   TokenStep,
 } from './engine';
@@ -57,6 +58,10 @@ export class RuntimeEngine implements ServeEngineV1 {
     const bos = this.model.config.bosTokenId;
     const eos = new Set(this.model.config.eosTokenIds);
     return this.model.tokenizer.decode(tokens.filter((token) => token !== bos && !eos.has(token)));
+  }
+
+  createDecoder(previous: number | undefined): TokenDecoder {
+    return this.model.tokenizer.createDecoder(previous);
   }
 
   tokenPiece(token: number): string {
