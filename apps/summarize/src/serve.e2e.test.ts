@@ -1,0 +1,93 @@
+// End to end over apps/serve: meld-summarize's HTTP client talks to our own OpenAI-compatible server on
+// a loopback port, backed by @meld/runtime running stories260K. stories260K's 512-token context only
+// fits short prompts, so the incremental prompts come from --prompts; the (long) annotation prompt goes
+// to the deterministic loopback annotator.
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bundledPromptsDirectory } from '@meld/booookscore';
+import { parseServeConfig, startServer } from '@meld/serve';
+import { describeWithShared, sharedFile } from '@meld/test-utils';
+import { afterAll, expect, it } from 'vitest';
+import { startBookModelServer } from './__fixtures__/book-model-server';
+import { main } from './cli';
+import type { ScoreReport } from './score-report';
+
+const directory = mkdtempSync(join(tmpdir(), 'meld-serve-e2e-'));
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+describeWithShared(
+  'meld-summarize over apps/serve',
+  ['models/stories260K/stories260K.bin', 'models/stories260K/tok512.bin'],
+  () => {
+    it('summarises through /v1/chat/completions of meld-serve running stories260K', async () => {
+      const prompts = join(directory, 'prompts');
+      cpSync(bundledPromptsDirectory(), prompts, { recursive: true });
+      writeFileSync(join(prompts, 'get_summaries_inc', 'init.txt'), '{}\nThe end. Summary:');
+      writeFileSync(join(prompts, 'get_summaries_inc', 'intermediate.txt'), '{}\n{}\nThe end. Summary:');
+      writeFileSync(
+        join(prompts, 'get_summaries_inc', 'compress.txt'),
+        '{}\nIn {} words. Shorter: {} words. {}:',
+      );
+      const book = join(directory, 'story.txt');
+      writeFileSync(
+        book,
+        'Once upon a time there was a little girl named Lily. She liked to play in the park.\n\n' +
+          'One day she found a red ball. She was very happy.\n\nLily ran home to show her mom. Her mom smiled and hugged her.\n',
+      );
+      const serve = await startServer(
+        parseServeConfig({
+          port: 0,
+          models: [
+            {
+              name: 'stories260K',
+              source: sharedFile('models/stories260K/stories260K.bin'),
+              tokenizer: sharedFile('models/stories260K/tok512.bin'),
+            },
+          ],
+        }),
+      );
+      const annotator = await startBookModelServer();
+      const out = join(directory, 'out');
+      const argv = [
+        book,
+        '--workflow',
+        'inc',
+        '--chunk-size',
+        '24',
+        '--max-summary',
+        '64',
+        '--prompts',
+        prompts,
+      ];
+      argv.push('--base-url', `${serve.url}/v1`, '--model', 'stories260K');
+      argv.push(
+        '--annotator-base-url',
+        annotator.baseURL,
+        '--annotator-model',
+        'annotator',
+        '--out',
+        out,
+        '--quiet',
+      );
+      let stderr = '';
+      const io = { stdout: { write: () => true }, stderr: { write: (text: string) => (stderr += text) } };
+      try {
+        expect(await main(argv, io), stderr).toBe(0);
+      } finally {
+        await annotator.close();
+        await serve.close();
+      }
+      const report = JSON.parse(readFileSync(join(out, 'score.json'), 'utf8')) as ScoreReport;
+      expect(report.models.summarizer).toBe('openai-compatible:stories260K');
+      const served = report.usage.models.find((model) => model.modelId === 'openai-compatible:stories260K');
+      expect(served?.calls).toBeGreaterThanOrEqual(report.chunks);
+      // usage comes from meld-serve's responses: counted with stories260K's own tokenizer
+      expect(served?.promptTokens).toBeGreaterThan(0);
+      expect(served?.completionTokens).toBeGreaterThan(0);
+      expect(readFileSync(join(out, 'summary.md'), 'utf8').split('\n\n')[1]?.trim().length).toBeGreaterThan(
+        10,
+      );
+    });
+  },
+);
