@@ -16,7 +16,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     out: { type: 'string' },
     context: { type: 'string', default: '2048,4096' },
-    steps: { type: 'string', default: '16' },
+    steps: { type: 'string', default: '32' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -27,7 +27,7 @@ if (values.help) {
       '  --samples N        prompts for the quality run (default 200)',
       '  --only quality|overhead   run one part',
       '  --context 2048,4096 contexts for the overhead run',
-      '  --steps N          decode steps timed per configuration in the overhead run (default 16)',
+      '  --steps N          decode steps timed per configuration in the overhead run (default 32)',
       '  --out DIR          where kv-quality.{md,json} and kv-overhead.{md,json} go (default packages/kv-cache/benchmarks)',
       '',
     ].join('\n'),
