@@ -1,0 +1,3 @@
+import { meldVitest } from '@meld/test-utils/vitest';
+
+export default meldVitest();
