@@ -112,7 +112,7 @@ export function renderReport(
     <h2>Summary</h2>
     ${body}
     <h2>Run</h2>
-    <table id="stats">${rows.map(([name, value]) => `<tr><td>${name}</td><td>${escapeHtml(value).replace(/&#38;nbsp;/g, '&nbsp;')}</td></tr>`).join('')}</table>
+    <table id="stats">${rows.map(([name, value]) => `<tr><td>${name}</td><td>${escapeHtml(value)}</td></tr>`).join('')}</table>
   </section>
   <aside id="notes">
     <h2>Confusing sentences (${report.confusing} of ${report.sentences})</h2>
