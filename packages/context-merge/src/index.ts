@@ -17,6 +17,7 @@ export {
   homerOptionsSchema,
   homerPrefill,
 } from './homer';
+export { homerLogLikelihood, logSoftmaxAt } from './log-likelihood';
 export { activationBytes, chunkKVBytesPerToken, MemoryMeter, plainPrefillBytes } from './memory';
 export { calibrationBias, LastQueryLogitCollector, rowsToKeep, significance } from './reduction';
 export {
