@@ -57,6 +57,7 @@ export const op = {
   i32Add: [0x6a],
   i32Sub: [0x6b],
   i32Mul: [0x6c],
+  i32DivU: [0x6e],
   i32Shl: [0x74],
   i32ShrU: [0x76],
   i32And: [0x71],

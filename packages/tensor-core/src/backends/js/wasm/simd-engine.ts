@@ -3,6 +3,7 @@
 // heap arrays handed to `matmul` are packed into the arena's scratch space first (O(n^2) against O(n^3)).
 
 import { f16ToF32 } from '../../../half';
+import { MATMUL_ROWS } from './simd-matmul';
 import { MAXIMUM_PAGES, type SimdExports, simdModuleBytes } from './simd-module';
 import {
   TASK_MATMUL,
@@ -274,7 +275,8 @@ export class SimdArena {
     k: number,
     transposeB: boolean,
   ): void {
-    const mPadded = (m + 3) & ~3;
+    const R = MATMUL_ROWS;
+    const mPadded = Math.ceil(m / R) * R;
     const nPadded = (n + 7) & ~7;
     const aCount = mPadded * k;
     const bCount = nPadded * k;
@@ -282,9 +284,9 @@ export class SimdArena {
     const packed = space.view;
     packed.fill(0, 0, aCount + bCount);
     for (let i = 0; i < m; i++) {
-      const block = (i >> 2) * k * 4 + (i & 3);
+      const block = Math.floor(i / R) * k * R + (i % R);
       const row = i * k;
-      for (let p = 0; p < k; p++) packed[block + p * 4] = a[row + p];
+      for (let p = 0; p < k; p++) packed[block + p * R] = a[row + p];
     }
     if (transposeB) {
       for (let j = 0; j < n; j++) {
@@ -303,10 +305,10 @@ export class SimdArena {
     const cPointer = bPointer + bCount * 4;
     // Cache blocking: k in blocks of KC (a B micro-panel of KC x 8 floats stays in L1) and rows in blocks of
     // MC per thread (A's KC x MC block stays in L2); C accumulates over the k blocks.
-    const blocks = mPadded >> 2;
+    const blocks = mPadded / R;
     const pool = this.pool;
     const threads = pool === undefined ? 1 : pool.size + 1;
-    const rowBlocksPerCall = Math.max(1, (MC >> 2) * threads);
+    const rowBlocksPerCall = Math.max(1, Math.floor(MC / R) * threads);
     for (let p0 = 0; p0 < k; p0 += KC) {
       const kb = Math.min(KC, k - p0);
       const accumulate = p0 > 0 ? 1 : 0;
@@ -314,13 +316,13 @@ export class SimdArena {
         const count = Math.min(rowBlocksPerCall, blocks - first);
         const call = (start: number, length: number) =>
           [
-            aPointer + start * k * 16 + p0 * 16,
+            aPointer + (start * k + p0) * R * 4,
             bPointer + p0 * 32,
-            cPointer + start * 4 * nPadded * 4,
-            length * 4,
+            cPointer + start * R * nPadded * 4,
+            length * R,
             nPadded,
             kb,
-            k * 16,
+            k * R * 4,
             k * 32,
             accumulate,
           ] as const;

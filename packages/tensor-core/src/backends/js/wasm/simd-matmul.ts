@@ -1,6 +1,9 @@
 // The WebAssembly SIMD matmul micro-kernel, as instruction bytes; assembled in simd-module.ts.
 import { type FunctionDefinition, op, valueType } from './assembler';
 
+/** Rows of A per micro-kernel block (the kernel is MATMUL_ROWS x 8: 2 * MATMUL_ROWS f32x4 accumulators). */
+export const MATMUL_ROWS = 4;
+
 const { i32, v128 } = valueType;
 
 export function matmulFunction(): FunctionDefinition {
@@ -8,8 +11,8 @@ export function matmulFunction(): FunctionDefinition {
   const [panel, panelEnd, blockStart, cRow, pa, pb, paEnd, ldc, blockBytes, aEnd, cPanel, t] = [
     9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
   ];
-  const accumulators = [21, 22, 23, 24, 25, 26, 27, 28];
-  const [b0, b1, s] = [29, 30, 31];
+  const accumulators = Array.from({ length: 2 * MATMUL_ROWS }, (_, i) => 21 + i);
+  const [b0, b1, s] = [21 + 2 * MATMUL_ROWS, 22 + 2 * MATMUL_ROWS, 23 + 2 * MATMUL_ROWS];
   const add = (local: number, value: number[]) => [
     ...op.get(local),
     ...value,
@@ -17,7 +20,7 @@ export function matmulFunction(): FunctionDefinition {
     ...op.set(local),
   ];
   const rowStep: number[] = [];
-  for (let row = 0; row < 4; row++) {
+  for (let row = 0; row < MATMUL_ROWS; row++) {
     rowStep.push(...op.get(pa), ...op.f32Load(row * 4), ...op.f32x4Splat, ...op.set(s));
     for (let half = 0; half < 2; half++) {
       const accumulator = accumulators[row * 2 + half];
@@ -34,13 +37,13 @@ export function matmulFunction(): FunctionDefinition {
   const zero = accumulators.flatMap((accumulator) => [...op.v128Zero, ...op.set(accumulator)]);
   const store = (accumulating: boolean) => {
     const code: number[] = [...op.get(cRow), ...op.set(t)];
-    for (let row = 0; row < 4; row++) {
+    for (let row = 0; row < MATMUL_ROWS; row++) {
       for (let half = 0; half < 2; half++) {
         code.push(...op.get(t), ...op.get(accumulators[row * 2 + half]));
         if (accumulating) code.push(...op.get(t), ...op.v128Load(half * 16), ...op.f32x4Add);
         code.push(...op.v128Store(half * 16));
       }
-      if (row < 3) code.push(...add(t, op.get(ldc)));
+      if (row < MATMUL_ROWS - 1) code.push(...add(t, op.get(ldc)));
     }
     return code;
   };
@@ -53,7 +56,7 @@ export function matmulFunction(): FunctionDefinition {
     ...op.v128Load(16),
     ...op.set(b1),
     ...rowStep,
-    ...add(pa, op.i32Const(16)),
+    ...add(pa, op.i32Const(MATMUL_ROWS * 4)),
     ...add(pb, op.i32Const(32)),
     ...op.get(pa),
     ...op.get(paEnd),
@@ -88,7 +91,7 @@ export function matmulFunction(): FunctionDefinition {
     ...store(false),
     ...op.end,
     ...add(blockStart, op.get(aStride)),
-    ...add(cRow, [...op.get(ldc), ...op.i32Const(2), ...op.i32Shl]),
+    ...add(cRow, [...op.get(ldc), ...op.i32Const(MATMUL_ROWS), ...op.i32Mul]),
     ...op.get(blockStart),
     ...op.get(aEnd),
     ...op.i32LtU,
@@ -102,13 +105,13 @@ export function matmulFunction(): FunctionDefinition {
     ...op.i32Shl,
     ...op.set(ldc),
     ...op.get(k),
-    ...op.i32Const(4),
-    ...op.i32Shl,
+    ...op.i32Const(MATMUL_ROWS * 4),
+    ...op.i32Mul,
     ...op.set(blockBytes),
     ...op.get(a),
     ...op.get(rows),
-    ...op.i32Const(2),
-    ...op.i32ShrU, // rows / 4 blocks
+    ...op.i32Const(MATMUL_ROWS),
+    ...op.i32DivU, // blocks of MATMUL_ROWS rows
     ...op.get(aStride),
     ...op.i32Mul,
     ...op.i32Add,
@@ -143,7 +146,10 @@ export function matmulFunction(): FunctionDefinition {
   return {
     name: 'matmul',
     parameters: [i32, i32, i32, i32, i32, i32, i32, i32, i32],
-    locals: [...new Array<typeof i32>(12).fill(i32), ...new Array<typeof v128>(11).fill(v128)],
+    locals: [
+      ...new Array<typeof i32>(12).fill(i32),
+      ...new Array<typeof v128>(2 * MATMUL_ROWS + 3).fill(v128),
+    ],
     body,
   };
 }

@@ -1,9 +1,9 @@
 // The WebAssembly SIMD (f32x4) kernels of the js backend, written as instruction bytes.
 // matvec(w, x, out, rowStart, rowEnd, cols): out[r] = dot(w row r, x), four f32x4 accumulators per row.
-// matmul(aPacked, bPacked, c, rows, nPadded, k, aStride, bStride, accumulate): a 4x8 register-blocked
-//   micro-kernel over packed panels. aPacked: rows/4 blocks `aStride` bytes apart, each k x 4 floats (4 rows
-//   interleaved); bPacked: nPadded/8 panels `bStride` bytes apart, each k x 8 floats; c: rows x nPadded
-//   row-major, overwritten (accumulate = 0) or added to (1). rows % 4 == 0, nPadded % 8 == 0, k >= 1.
+// matmul(aPacked, bPacked, c, rows, nPadded, k, aStride, bStride, accumulate): an R x 8 register-blocked
+//   micro-kernel (R = MATMUL_ROWS) over packed panels. aPacked: rows/R blocks `aStride` bytes apart, each
+//   k x R floats (R rows interleaved); bPacked: nPadded/8 panels `bStride` bytes apart, each k x 8 floats;
+//   c: rows x nPadded row-major, overwritten (accumulate = 0) or added to (1). rows % R == 0, nPadded % 8 == 0.
 //   The strides let the caller run one k-block (cache blocking) of larger packed operands. Byte pointers.
 // sum(start, end, out): a read-only stream (the memory-bandwidth probe of the benchmark).
 import { assembleModule, type FunctionDefinition, op, valueType } from './assembler';
