@@ -44,6 +44,37 @@ export interface TokenStep {
   topLogprobs?: TokenLogprob[];
 }
 
+/** What a HOMER prefill did, reported in usage.meld.long_context. */
+export interface LongContextStats {
+  method: 'homer';
+  /** Tokens read (prefix + context + suffix). */
+  input_tokens: number;
+  /** Tokens the merged cache kept. */
+  kept_tokens: number;
+  /** Peak bytes of the prefill (hidden states, KV and buffers). */
+  prefill_peak_bytes: number;
+  warnings: string[];
+}
+
+/** The `meld.long_context` field: the prompt is the long context, prefix and suffix shared by chunks. */
+export interface LongContextRequest {
+  method: 'homer';
+  text: string;
+  /** Instruction every chunk starts with (after BOS). */
+  prefix?: string;
+  /** The tail every chunk ends with and the model continues; default the text's last sentence. */
+  suffix?: string;
+}
+
+/** A long-context input tokenized and checked, ready to start sequences from. */
+export interface PreparedLongContext {
+  readonly request: LongContextRequest;
+  /** prefix + context + suffix tokens. */
+  readonly inputTokens: number;
+  /** The input's last token (the completion is decoded after it). */
+  readonly lastToken: number;
+}
+
 /** One generating sequence with its own KV cache. The scheduler calls `next` once per tick. */
 export interface EngineSequence {
   /** Runs the prompt on the first call, then decodes one token per call; null once the model ends. */
@@ -54,6 +85,8 @@ export interface EngineSequence {
   peakKvBytes(): number;
   /** Frees the cache; the sequence is not used afterwards. */
   close(): void;
+  /** For long-context sequences, once the prefill ran. */
+  longContext?(): LongContextStats | undefined;
 }
 
 export interface ServeEngineV1 {
@@ -90,6 +123,16 @@ export interface ServeEngineV1 {
     sampling: SamplingOptions,
     kvCache?: KVCacheChoice,
   ): EngineSequence;
+  /**
+   * Long inputs by context merging (HOMER); absent when the engine has none. Room is the number of
+   * tokens that can be generated after the merged prefix.
+   */
+  readonly longContext?: {
+    readonly room: number;
+    /** Tokenizes and checks the input (ValidationError naming the field). */
+    prepare(request: LongContextRequest): PreparedLongContext;
+    start(prepared: PreparedLongContext, sampling: SamplingOptions, kvCache?: KVCacheChoice): EngineSequence;
+  };
   /** Mean-pooled final hidden states of `tokens`. */
   embed(tokens: readonly number[]): Promise<Float32Array>;
 }

@@ -1,14 +1,7 @@
 // One choice of a completion as a scheduler task: decodes tokens, turns them into text incrementally
 // (holding back anything that could still become a stop string), enforces max_tokens and reports the
 // peak KV bytes its cache held.
-import type {
-  EngineSequence,
-  KVCacheChoice,
-  SamplingOptions,
-  ServeEngineV1,
-  TokenDecoder,
-  TokenStep,
-} from './engine';
+import type { EngineSequence, LongContextStats, ServeEngineV1, TokenDecoder, TokenStep } from './engine';
 import type { SchedulerTask, TaskOutcome } from './scheduler';
 
 export type FinishReason = 'stop' | 'length';
@@ -25,13 +18,15 @@ export interface GenerationResult {
   steps: TokenStep[];
   completionTokens: number;
   peakKvBytes: number;
+  longContext?: LongContextStats;
 }
 
 export interface GenerationTaskOptions {
   engine: ServeEngineV1;
-  prompt: readonly number[];
-  sampling: SamplingOptions;
-  kvCache?: KVCacheChoice;
+  /** Creates the sequence (and its KV cache) once the scheduler gives the task a slot. */
+  startSequence: () => EngineSequence;
+  /** The input's last token, after which the completion is decoded (undefined: none). */
+  lastInputToken: number | undefined;
   maxTokens: number;
   stop: readonly string[];
   signal?: AbortSignal;
@@ -52,13 +47,14 @@ export class GenerationTask implements SchedulerTask {
   private released = 0;
   private finishReason: FinishReason = 'length';
   private peak = 0;
+  private longContext: LongContextStats | undefined;
   private resolveResult!: (result: GenerationResult) => void;
   private rejectResult!: (error: unknown) => void;
 
   constructor(options: GenerationTaskOptions) {
     this.options = options;
     this.signal = options.signal;
-    this.decoder = options.engine.createDecoder(options.prompt[options.prompt.length - 1]);
+    this.decoder = options.engine.createDecoder(options.lastInputToken);
     this.longestStop = options.stop.reduce((longest, stop) => Math.max(longest, stop.length), 0);
     this.result = new Promise((resolve, reject) => {
       this.resolveResult = resolve;
@@ -70,11 +66,7 @@ export class GenerationTask implements SchedulerTask {
 
   start(): void {
     if (this.options.maxTokens === 0) return;
-    this.sequence = this.options.engine.startSequence(
-      this.options.prompt,
-      this.options.sampling,
-      this.options.kvCache,
-    );
+    this.sequence = this.options.startSequence();
   }
 
   kvBytes(): number {
@@ -118,6 +110,7 @@ export class GenerationTask implements SchedulerTask {
   finish(outcome: TaskOutcome): void {
     if (this.sequence) {
       this.peak = this.sequence.peakKvBytes();
+      this.longContext = this.sequence.longContext?.();
       this.sequence.close();
     }
     if (outcome.kind === 'done') {
@@ -127,6 +120,7 @@ export class GenerationTask implements SchedulerTask {
         steps: this.steps,
         completionTokens: this.tokens.length,
         peakKvBytes: this.peak,
+        ...(this.longContext ? { longContext: this.longContext } : {}),
       });
     } else if (outcome.kind === 'aborted') {
       this.rejectResult(this.signal?.reason ?? new Error('aborted'));

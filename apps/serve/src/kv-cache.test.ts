@@ -99,7 +99,6 @@ describeWithShared('meld.kv_cache per request', STORIES_FILES, () => {
       [{ kv_cache: { policy: 'h2o' } }, 'meld.kv_cache.budget', 'invalid_value'],
       [{ kv_cache: { policy: 'h2o', budget: '135%' } }, 'meld.kv_cache.budget', 'invalid_value'],
       [{ kv_cache: { policy: 'h2o', budget: '35%', colour: 1 } }, 'meld.kv_cache', 'invalid_value'],
-      [{ long_context: { method: 'homer', prefix: 'a' } }, 'meld.long_context', 'not_implemented'],
       [{ long_context: { method: 'rope' } }, 'meld.long_context.method', 'invalid_value'],
       [{ soup: { weights: [0.5, 0.5] } }, 'meld.soup', 'not_implemented'],
     ];

@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import type { RouteContext } from '../context';
 import { findModel } from '../context';
 import type { ChatTurn } from '../engine';
-import { fromZodError } from '../errors';
+import { badRequest, fromZodError } from '../errors';
 import type { GenerationDelta } from '../generation-task';
 import { SseWriter, sendJson } from '../http';
 import { chatLogprobs } from '../logprobs';
@@ -41,7 +41,14 @@ export async function handleChatCompletions(
   const request = parsed.data;
   const model = findModel(context, request.model);
   const engine = model.engine;
-  const kvCache = checkMeldExtension(engine, request.meld);
+  const { kvCache, longContext } = checkMeldExtension(engine, request.meld);
+  if (longContext) {
+    throw badRequest(
+      'meld.long_context is served on /v1/completions (the prompt is the long text)',
+      'meld.long_context',
+      'not_implemented',
+    );
+  }
 
   const prompt = engine.encodeChat(toChatTurns(request.messages));
   const requested = request.max_completion_tokens ?? request.max_tokens;

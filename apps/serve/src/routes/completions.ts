@@ -2,7 +2,8 @@
 import type { ServerResponse } from 'node:http';
 import type { RouteContext } from '../context';
 import { findModel } from '../context';
-import { fromZodError } from '../errors';
+import type { PreparedLongContext } from '../engine';
+import { badRequest, fromZodError } from '../errors';
 import type { GenerationDelta } from '../generation-task';
 import { SseWriter, sendJson } from '../http';
 import { completionLogprobs } from '../logprobs';
@@ -13,6 +14,7 @@ import {
   checkMeldExtension,
   checkTokenIds,
   choiceSeed,
+  resolveLongContextMaxTokens,
   resolveMaxTokens,
   runChoices,
   stopList,
@@ -32,12 +34,17 @@ export async function handleCompletions(
   const request = parsed.data;
   const model = findModel(context, request.model);
   const engine = model.engine;
-  const kvCache = checkMeldExtension(engine, request.meld);
+  const { kvCache, longContext } = checkMeldExtension(engine, request.meld);
 
   // Normalise the four prompt forms to token lists (with their text, for echo).
   const raw = request.prompt;
-  const prompts: Array<{ tokens: number[]; text: string }> = [];
-  if (typeof raw === 'string')
+  const prompts: Array<{ tokens: number[]; text: string; longContext?: PreparedLongContext }> = [];
+  if (longContext && engine.longContext) {
+    if (typeof raw !== 'string')
+      throw badRequest('meld.long_context needs the prompt as one string', 'prompt');
+    const prepared = engine.longContext.prepare({ method: 'homer', text: raw, ...longContext });
+    prompts.push({ tokens: [], text: raw, longContext: prepared });
+  } else if (typeof raw === 'string')
     prompts.push({ tokens: engine.tokenize(raw, { addSpecialTokens: true }), text: raw });
   else if (raw.every((item) => typeof item === 'string')) {
     for (const text of raw as string[])
@@ -57,22 +64,18 @@ export async function handleCompletions(
   const logprobs = request.logprobs ?? null;
   const choices: ChoicePlan[] = [];
   prompts.forEach((prompt, promptIndex) => {
-    const maxTokens = resolveMaxTokens(
-      context,
-      model,
-      prompt.tokens.length,
-      request.max_tokens,
-      DEFAULT_MAX_TOKENS,
-      {
-        prompt: 'prompt',
-        maxTokens: 'max_tokens',
-      },
-    );
+    const maxTokens = prompt.longContext
+      ? resolveLongContextMaxTokens(context, model, request.max_tokens, DEFAULT_MAX_TOKENS)
+      : resolveMaxTokens(context, model, prompt.tokens.length, request.max_tokens, DEFAULT_MAX_TOKENS, {
+          prompt: 'prompt',
+          maxTokens: 'max_tokens',
+        });
     for (let i = 0; i < n; i++) {
       choices.push({
         index: promptIndex * n + i,
         prompt: prompt.tokens,
         maxTokens,
+        ...(prompt.longContext ? { longContext: prompt.longContext } : {}),
         sampling: {
           temperature: request.temperature ?? 1,
           topP: request.top_p ?? 1,
@@ -83,7 +86,10 @@ export async function handleCompletions(
       });
     }
   });
-  const promptTokens = prompts.reduce((sum, prompt) => sum + prompt.tokens.length, 0);
+  const promptTokens = prompts.reduce(
+    (sum, prompt) => sum + (prompt.longContext?.inputTokens ?? prompt.tokens.length),
+    0,
+  );
   context.metrics.countPromptTokens(promptTokens);
 
   const id = requestId('cmpl');

@@ -2,29 +2,44 @@
 // token limits, planning the n choices per prompt, submitting them to the scheduler and the usage block.
 
 import type { RouteContext, ServedModel } from '../context';
-import type { KVCacheChoice, SamplingOptions, ServeEngineV1 } from '../engine';
+import type {
+  KVCacheChoice,
+  LongContextStats,
+  PreparedLongContext,
+  SamplingOptions,
+  ServeEngineV1,
+} from '../engine';
 import { badRequest, HttpError } from '../errors';
 import { type GenerationDelta, type GenerationResult, GenerationTask } from '../generation-task';
 import { QueueFullError, SchedulerClosedError, type SchedulerTask } from '../scheduler';
 import type { MeldExtension } from '../schemas';
 
-/** Validates the `meld` field; returns the KV-cache choice to use. */
-export function checkMeldExtension(
-  engine: ServeEngineV1,
-  meld: MeldExtension | undefined,
-): KVCacheChoice | undefined {
-  if (!meld) return engine.defaultKVCache;
-  if (meld.long_context) {
-    throw badRequest(
-      'meld.long_context (HOMER) is not implemented in this server build',
-      'meld.long_context',
-      'not_implemented',
-    );
+export interface MeldChoices {
+  kvCache: KVCacheChoice | undefined;
+  longContext: { prefix?: string; suffix?: string } | undefined;
+}
+
+/** Validates the `meld` field: the KV-cache choice (the model's default when none) and long context. */
+export function checkMeldExtension(engine: ServeEngineV1, meld: MeldExtension | undefined): MeldChoices {
+  let longContext: MeldChoices['longContext'];
+  if (meld?.long_context) {
+    if (!engine.longContext) {
+      throw badRequest(
+        'meld.long_context (HOMER) is not implemented in this server build',
+        'meld.long_context',
+        'not_implemented',
+      );
+    }
+    const { prefix, suffix } = meld.long_context;
+    longContext = {
+      ...(prefix === undefined ? {} : { prefix }),
+      ...(suffix === undefined ? {} : { suffix }),
+    };
   }
-  if (meld.soup !== undefined) {
+  if (meld?.soup !== undefined) {
     throw badRequest('meld.soup is not implemented in this server build', 'meld.soup', 'not_implemented');
   }
-  if (!meld.kv_cache) return engine.defaultKVCache;
+  if (!meld?.kv_cache) return { kvCache: engine.defaultKVCache, longContext };
   const choice: KVCacheChoice = { policy: meld.kv_cache.policy };
   if (meld.kv_cache.budget !== undefined) choice.budget = meld.kv_cache.budget;
   if (meld.kv_cache.params !== undefined) choice.params = meld.kv_cache.params;
@@ -43,7 +58,7 @@ export function checkMeldExtension(
     const param = path.startsWith('meld.') ? path : `meld.kv_cache${path ? `.${path}` : ''}`;
     throw badRequest(message.startsWith(param) ? message : `${param}: ${message}`, param, 'invalid_value');
   }
-  return choice;
+  return { kvCache: choice, longContext };
 }
 
 export function checkTokenIds(engine: ServeEngineV1, tokens: readonly number[], param: string): void {
@@ -98,12 +113,36 @@ export function resolveMaxTokens(
   return Math.min(wanted, context.limits.maxTokens);
 }
 
+/** max_tokens after a HOMER prefill: bounded by the room the merged cache leaves in the context. */
+export function resolveLongContextMaxTokens(
+  context: RouteContext,
+  model: ServedModel,
+  requested: number | null | undefined,
+  fallback: number,
+): number {
+  const room = model.engine.longContext?.room ?? 0;
+  const limit = Math.min(room, context.limits.maxTokens);
+  if (requested !== null && requested !== undefined) {
+    if (requested > limit) {
+      throw badRequest(
+        `max_tokens: with meld.long_context at most ${limit} tokens fit after the merged context`,
+        'max_tokens',
+        'context_length_exceeded',
+      );
+    }
+    return requested;
+  }
+  return Math.min(fallback, limit);
+}
+
 export interface ChoicePlan {
   /** Choice index in the response. */
   index: number;
   prompt: number[];
   maxTokens: number;
   sampling: SamplingOptions;
+  /** Read the prompt by context merging instead (meld.long_context). */
+  longContext?: PreparedLongContext;
 }
 
 export interface RunChoicesOptions {
@@ -134,9 +173,15 @@ export function runChoices(
     (choice) =>
       new GenerationTask({
         engine: model.engine,
-        prompt: choice.prompt,
-        sampling: choice.sampling,
-        kvCache: options.kvCache,
+        startSequence: () => {
+          const longContext = model.engine.longContext;
+          return choice.longContext && longContext
+            ? longContext.start(choice.longContext, choice.sampling, options.kvCache)
+            : model.engine.startSequence(choice.prompt, choice.sampling, options.kvCache);
+        },
+        lastInputToken: choice.longContext
+          ? choice.longContext.lastToken
+          : choice.prompt[choice.prompt.length - 1],
         maxTokens: choice.maxTokens,
         stop: options.stop,
         signal: options.signal,
@@ -173,6 +218,8 @@ export function choiceSeed(seed: number | null | undefined, choice: number): num
 export interface MeldUsage {
   kv_cache_peak_bytes: number;
   kv_cache_policy: string;
+  /** HOMER's prefill, per choice, when meld.long_context was used. */
+  long_context?: LongContextStats[];
 }
 
 export interface Usage {
@@ -188,6 +235,7 @@ export function buildUsage(
   kvCache: KVCacheChoice | undefined,
 ): Usage {
   const completionTokens = results.reduce((sum, result) => sum + result.completionTokens, 0);
+  const longContext = results.flatMap((result) => (result.longContext ? [result.longContext] : []));
   return {
     prompt_tokens: promptTokens,
     completion_tokens: completionTokens,
@@ -195,6 +243,7 @@ export function buildUsage(
     meld: {
       kv_cache_peak_bytes: results.reduce((sum, result) => sum + result.peakKvBytes, 0),
       kv_cache_policy: kvCache?.policy ?? 'full',
+      ...(longContext.length ? { long_context: longContext } : {}),
     },
   };
 }
