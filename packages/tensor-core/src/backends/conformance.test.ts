@@ -316,6 +316,23 @@ function conformance(backend: () => BackendV1) {
       },
     );
 
+    it.each(['llama', 'neox'] as const)(
+      '%s layout with partial rotary (rotaryDim 4 of 10): the rest is copied',
+      async (layout) => {
+        const x = random(2 * 10, 21);
+        const out = (
+          await run('rope', { x: t(x, [2, 10]) }, { layout, startPosition: 3, rotaryDim: 4, theta: 500 })
+        ).data;
+        for (let head = 0; head < 2; head++) {
+          const rotated = referenceRope(x.subarray(head * 10, head * 10 + 4), 3, layout, 500);
+          expect(out.subarray(head * 10, head * 10 + 4)).toBeAllClose(rotated, { rtol: 1e-5, atol: 1e-6 });
+          expect(Array.from(out.subarray(head * 10 + 4, head * 10 + 10))).toEqual(
+            Array.from(x.subarray(head * 10 + 4, head * 10 + 10)),
+          );
+        }
+      },
+    );
+
     it('neox equals llama after moving interleaved pairs to halves', async () => {
       const headDim = 16;
       const interleaved = random(headDim, 3);

@@ -18,19 +18,19 @@ export function rope(
   rotaryDim: number = headDim,
 ): Float32Array {
   const half = rotaryDim >> 1;
-  for (let head = 0; head < x.length; head += headDim) {
-    for (let i = 0; i < half; i++) {
-      const angle = position * theta ** (-(2 * i) / rotaryDim);
-      const cos = Math.cos(angle);
-      const sin = Math.sin(angle);
-      const first = layout === 'llama' ? head + 2 * i : head + i;
-      const second = layout === 'llama' ? first + 1 : first + half;
-      const a = x[first];
-      const b = x[second];
-      out[first] = a * cos - b * sin;
-      out[second] = a * sin + b * cos;
+  if (out !== x) out.set(x.subarray(0, out.length));
+  for (let i = 0; i < half; i++) {
+    const angle = position * theta ** (-(2 * i) / rotaryDim);
+    const cos = Math.cos(angle);
+    const sin = Math.sin(angle);
+    const first = layout === 'llama' ? 2 * i : i;
+    const second = layout === 'llama' ? first + 1 : first + half;
+    for (let head = 0; head < x.length; head += headDim) {
+      const a = x[head + first];
+      const b = x[head + second];
+      out[head + first] = a * cos - b * sin;
+      out[head + second] = a * sin + b * cos;
     }
-    if (out !== x) for (let i = rotaryDim; i < headDim; i++) out[head + i] = x[head + i];
   }
   return out;
 }

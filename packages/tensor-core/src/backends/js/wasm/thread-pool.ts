@@ -67,10 +67,15 @@ export class ThreadPool {
       worker.unref();
       this.workers.push(worker);
     }
+    const deadline = Date.now() + 30_000;
     for (;;) {
       const ready = Atomics.load(this.control, 2);
       if (ready >= size) break;
-      Atomics.wait(this.control, 2, ready, 10_000);
+      if (Date.now() > deadline) {
+        for (const worker of this.workers) void worker.terminate();
+        throw new Error(`ThreadPool: only ${ready} of ${size} workers started within 30 s`);
+      }
+      Atomics.wait(this.control, 2, ready, 1000);
     }
   }
 
