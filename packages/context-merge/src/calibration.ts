@@ -27,7 +27,7 @@ export const homerCalibrationSchema = z.object({
 export type HomerCalibration = z.infer<typeof homerCalibrationSchema>;
 
 export const calibrateOptionsSchema = z.object({
-  /** Tokens per window (default: half the model's context, HOMER's chunk length). */
+  /** Tokens per window (default: the model's context, so every distance a chunk can hold is measured). */
   windowLength: z.number().int().min(2).optional(),
   /** Windows to use at most (default 16). */
   maxWindows: z.number().int().positive().default(16),
@@ -42,7 +42,7 @@ export function calibrateHomer(model: Model, text: string, options: CalibrateOpt
     throw new ValidationError(`options.${issue?.path.join('.') ?? ''}`, issue?.message ?? 'invalid');
   }
   const { numLayers, contextLength } = model.config;
-  const windowLength = Math.min(parsed.data.windowLength ?? Math.floor(contextLength / 2), contextLength);
+  const windowLength = Math.min(parsed.data.windowLength ?? contextLength, contextLength);
   const tokens = model.encode(text, { addBos: false });
   const bos = model.config.bosTokenId;
   const body = bos === undefined ? windowLength : windowLength - 1;

@@ -159,7 +159,7 @@ describeWithShared('HOMER on stories260K', files, () => {
   it('measures a calibration bias, stores it as JSON beside the model and reads it back', () => {
     const calibration = calibrateHomer(model, text.slice(0, 8000), { maxWindows: 2 });
     expect(calibration.bias).toHaveLength(model.config.numLayers);
-    expect(calibration.bias[0]).toHaveLength(256);
+    expect(calibration.bias[0]).toHaveLength(512);
     expect(calibration.bias.flat().every(Number.isFinite)).toBe(true);
     const folder = mkdtempSync(join(tmpdir(), 'homer-'));
     const path = join(folder, 'stories260K.bin.homer-calibration.json');
