@@ -169,6 +169,18 @@ describeWithShared('meld-serve API with the openai client', STORIES_FILES, () =>
     expect(first.choices.map((c) => c.index)).toEqual([0, 1, 2]);
     expect(new Set(first.choices.map((c) => c.text)).size).toBeGreaterThan(1);
     expect(first.usage?.completion_tokens).toBe(first.choices.length * 30);
+    // Streamed, the n choices interleave by index and each ends with its own finish_reason.
+    const stream = await client.completions.create({ ...request, stream: true });
+    const texts = ['', '', ''];
+    const finished: number[] = [];
+    for await (const chunk of stream) {
+      for (const choice of chunk.choices) {
+        texts[choice.index] += choice.text;
+        if (choice.finish_reason) finished.push(choice.index);
+      }
+    }
+    expect(texts).toEqual(first.choices.map((c) => c.text));
+    expect(finished.sort()).toEqual([0, 1, 2]);
   });
 
   it('logprobs agree with a separate full-sequence scoring pass', async () => {

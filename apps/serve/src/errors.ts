@@ -76,9 +76,10 @@ export function fromZodError(error: z.ZodError): HttpError {
 export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
   if (error instanceof ValidationError) return badRequest(error.message, error.path, 'invalid_value');
+  // A ValidationError from a second installed copy of @meld/tensor-core (instanceof fails across copies).
   if (MeldError.isInstance(error) && error.code === 'validation') {
-    const path = (error as MeldError & { path?: unknown }).path;
-    return badRequest(error.message, typeof path === 'string' ? path : null, 'invalid_value');
+    const path = 'path' in error && typeof error.path === 'string' ? error.path : null;
+    return badRequest(error.message, path, 'invalid_value');
   }
   return new HttpError(500, 'server_error', 'internal server error', { cause: error });
 }

@@ -53,6 +53,13 @@ const POST_ROUTES: Record<string, PostHandler> = {
   '/detokenize': handleDetokenize,
 };
 
+/** The route label of a path in meld_requests_total (unknown paths share one label). */
+function metricsRoute(path: string): string {
+  if (path.startsWith('/v1/models/')) return '/v1/models/{id}';
+  if (path in POST_ROUTES || ['/health', '/metrics', '/v1/models'].includes(path)) return path;
+  return 'other';
+}
+
 export class ServeServer {
   readonly http: Server;
   readonly scheduler: Scheduler;
@@ -124,12 +131,7 @@ export class ServeServer {
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const path = (request.url ?? '/').split('?')[0]!;
     const method = request.method ?? 'GET';
-    const route =
-      POST_ROUTES[path] || path === '/health' || path === '/metrics' || path.startsWith('/v1/models')
-        ? path.startsWith('/v1/models/')
-          ? '/v1/models/{id}'
-          : path
-        : 'other';
+    const route = metricsRoute(path);
     response.on('finish', () => {
       this.metrics.countRequest(route, response.statusCode);
       if (this.draining) this.http.closeIdleConnections();
