@@ -51,10 +51,10 @@ describe('matvecF32', () => {
     expect(simd).toBeAllClose(expected, { rtol: 1e-4, atol: 1e-5 });
   });
 
-  it('splits rows over two threads with the same result', () => {
+  it('splits rows into chunks claimed by two threads, with the same result', () => {
     const threaded = createSimdArena({ threads: 2 });
     const rows = 301;
-    const cols = 67;
+    const cols = 1000;
     const weight = threaded.copyF32(random(rows * cols, 3));
     const x = threaded.copyF32(random(cols, 4));
     const out = threaded.allocateF32(rows);
@@ -136,6 +136,19 @@ describe('matmulF32', () => {
       rtol: 1e-4,
       atol: 1e-5,
     });
+  });
+
+  it('two threads claim row chunks over several k blocks (cache blocking) with the same result', () => {
+    const arena = createSimdArena({ threads: 2 });
+    const [m, n, k] = [301, 45, 600];
+    const a = random(m * k, 31);
+    const b = random(n * k, 32);
+    for (const transposeB of [false, true]) {
+      const out = new Float32Array(m * n);
+      arena.matmul(out, a, b, m, n, k, transposeB);
+      expect(out).toBeAllClose(referenceMatmul(a, b, m, n, k, transposeB), { rtol: 1e-4, atol: 1e-4 });
+    }
+    arena.close();
   });
 
   it('batches, sharing a single b across the batch', () => {

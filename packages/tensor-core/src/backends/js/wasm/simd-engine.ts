@@ -6,6 +6,7 @@ import { f16ToF32 } from '../../../half';
 import { MATMUL_ROWS } from './simd-matmul';
 import { MAXIMUM_PAGES, type SimdExports, simdModuleBytes } from './simd-module';
 import {
+  runChunk,
   TASK_MATMUL,
   TASK_MATVEC,
   TASK_MATVEC_Q8,
@@ -18,8 +19,13 @@ import { type WasmMemory, type WasmModule, webAssembly } from './webassembly-api
 const PAGE = 65536;
 /** k-block of the matmul (floats). */
 const KC = 256;
-/** Rows of A per thread per matmul call (a multiple of 4). */
-const MC = 256;
+/** Rows of A per matmul chunk (the unit of work a thread claims; A's MC x KC block stays in L2). */
+const MC = 128;
+
+/** Matvec rows per chunk: about 256 KiB of weights, so a stalled thread holds up little work. */
+function rowsPerChunk(rows: number, cols: number): number {
+  return Math.max(16, Math.min(rows, Math.ceil(65536 / Math.max(cols, 1))));
+}
 const arenas = new WeakMap<ArrayBufferLike, SimdArena>();
 
 /** The arena that owns `array`'s memory, if any. */
@@ -163,6 +169,19 @@ export class SimdArena {
     return { pointer: start, view: new Float32Array(this.memory.buffer, start, count) };
   }
 
+  /** Runs a task's chunks on the pool, or all of them here, in order, when there is no pool. */
+  private parallel(task: number, args: readonly number[], units: number, unitsPerChunk: number): void {
+    if (units <= 0) return;
+    if (this.pool !== undefined && units > unitsPerChunk) {
+      this.pool.run(this.kernels, task, args, units, unitsPerChunk);
+      return;
+    }
+    for (let chunk = 0; chunk * unitsPerChunk < units; chunk++) {
+      const start = chunk * unitsPerChunk;
+      runChunk(this.kernels, task, args, start, Math.min(units, start + unitsPerChunk), chunk);
+    }
+  }
+
   private owns(array: ArrayBufferView): boolean {
     return arenas.get(array.buffer) === this;
   }
@@ -176,21 +195,12 @@ export class SimdArena {
     const xPointer = xInside ? x.byteOffset : space.pointer;
     if (!xInside) space.view.set(x.subarray(0, cols));
     const outPointer = outInside ? out.byteOffset : space.pointer + (xInside ? 0 : ((cols + 15) & ~15) * 4);
-    const pool = this.pool;
-    if (pool === undefined || rows < 64) {
-      this.kernels.matvec(weight.byteOffset, xPointer, outPointer, 0, rows, cols);
-    } else {
-      const parts = pool.size + 1;
-      const chunk = Math.ceil(rows / parts);
-      for (let worker = 0; worker < pool.size; worker++) {
-        const start = Math.min(rows, (worker + 1) * chunk);
-        const end = Math.min(rows, start + chunk);
-        pool.assign(worker, TASK_MATVEC, [weight.byteOffset, xPointer, outPointer, start, end, cols]);
-      }
-      pool.start();
-      this.kernels.matvec(weight.byteOffset, xPointer, outPointer, 0, Math.min(rows, chunk), cols);
-      pool.wait();
-    }
+    this.parallel(
+      TASK_MATVEC,
+      [weight.byteOffset, xPointer, outPointer, cols],
+      rows,
+      rowsPerChunk(rows, cols),
+    );
     if (!outInside) out.set(new Float32Array(this.memory.buffer, outPointer, rows));
   }
 
@@ -206,28 +216,12 @@ export class SimdArena {
     space.view.set(x.subarray(0, cols));
     const xPointer = space.pointer;
     const outPointer = space.pointer + ((cols + 15) & ~15) * 4;
-    const pool = this.pool;
-    if (pool === undefined || rows < 64) {
-      this.kernels.matvecQ8(bytes.byteOffset, xPointer, outPointer, 0, rows, blocks, table);
-    } else {
-      const chunk = Math.ceil(rows / (pool.size + 1));
-      for (let worker = 0; worker < pool.size; worker++) {
-        const start = Math.min(rows, (worker + 1) * chunk);
-        const end = Math.min(rows, start + chunk);
-        pool.assign(worker, TASK_MATVEC_Q8, [
-          bytes.byteOffset,
-          xPointer,
-          outPointer,
-          start,
-          end,
-          blocks,
-          table,
-        ]);
-      }
-      pool.start();
-      this.kernels.matvecQ8(bytes.byteOffset, xPointer, outPointer, 0, Math.min(rows, chunk), blocks, table);
-      pool.wait();
-    }
+    this.parallel(
+      TASK_MATVEC_Q8,
+      [bytes.byteOffset, xPointer, outPointer, blocks, table],
+      rows,
+      rowsPerChunk(rows, cols),
+    );
     out.set(new Float32Array(this.memory.buffer, outPointer, rows));
   }
 
@@ -238,26 +232,13 @@ export class SimdArena {
   sum(values: Float32Array): number {
     if (!this.owns(values)) throw new RangeError('SimdArena.sum: values are not in this arena');
     const blocks = values.length >> 4;
-    const space = this.scratch(64);
-    const parts = blocks < 1024 || this.pool === undefined ? 1 : this.pool.size + 1;
-    const chunk = Math.ceil(blocks / parts);
-    const pointer = (block: number) => values.byteOffset + Math.min(blocks, block) * 64;
-    if (this.pool !== undefined && parts > 1) {
-      for (let worker = 0; worker < this.pool.size; worker++) {
-        const first = (worker + 1) * chunk;
-        this.pool.assign(worker, TASK_SUM, [
-          pointer(first),
-          pointer(first + chunk),
-          space.pointer + 4 + worker * 4,
-        ]);
-      }
-      this.pool.start();
-    }
-    this.kernels.sum(pointer(0), pointer(chunk), space.pointer);
-    if (this.pool !== undefined && parts > 1) this.pool.wait();
-    const partial = new Float32Array(this.memory.buffer, space.pointer, parts);
+    const perChunk = Math.max(1024, Math.ceil(blocks / 64));
+    const chunks = Math.ceil(blocks / perChunk);
+    const space = this.scratch(Math.max(chunks, 1));
+    this.parallel(TASK_SUM, [values.byteOffset, space.pointer], blocks, perChunk);
+    const partial = new Float32Array(this.memory.buffer, space.pointer, chunks);
     let total = 0;
-    for (let i = 0; i < parts; i++) total += partial[i];
+    for (let i = 0; i < chunks; i++) total += partial[i];
     for (let i = blocks << 4; i < values.length; i++) total += values[i];
     return total;
   }
@@ -306,40 +287,20 @@ export class SimdArena {
     // Cache blocking: k in blocks of KC (a B micro-panel of KC x 8 floats stays in L1) and rows in blocks of
     // MC per thread (A's KC x MC block stays in L2); C accumulates over the k blocks.
     const blocks = mPadded / R;
-    const pool = this.pool;
-    const threads = pool === undefined ? 1 : pool.size + 1;
-    const rowBlocksPerCall = Math.max(1, Math.floor(MC / R) * threads);
     for (let p0 = 0; p0 < k; p0 += KC) {
-      const kb = Math.min(KC, k - p0);
-      const accumulate = p0 > 0 ? 1 : 0;
-      for (let first = 0; first < blocks; first += rowBlocksPerCall) {
-        const count = Math.min(rowBlocksPerCall, blocks - first);
-        const call = (start: number, length: number) =>
-          [
-            aPointer + (start * k + p0) * R * 4,
-            bPointer + p0 * 32,
-            cPointer + start * R * nPadded * 4,
-            length * R,
-            nPadded,
-            kb,
-            k * R * 4,
-            k * 32,
-            accumulate,
-          ] as const;
-        if (pool === undefined || count < 2) {
-          this.kernels.matmul(...call(first, count));
-          continue;
-        }
-        const parts = Math.min(threads, count);
-        const chunk = Math.ceil(count / parts);
-        for (let worker = 0; worker < pool.size; worker++) {
-          const start = Math.min(count, (worker + 1) * chunk);
-          pool.assign(worker, TASK_MATMUL, call(first + start, Math.min(count, start + chunk) - start));
-        }
-        pool.start();
-        this.kernels.matmul(...call(first, Math.min(count, chunk)));
-        pool.wait();
-      }
+      const args = [
+        aPointer + p0 * R * 4,
+        bPointer + p0 * 32,
+        cPointer,
+        nPadded,
+        Math.min(KC, k - p0),
+        k * R * 4,
+        k * 32,
+        p0 > 0 ? 1 : 0,
+        R * nPadded * 4,
+        R,
+      ];
+      this.parallel(TASK_MATMUL, args, blocks, Math.max(1, Math.floor(MC / R)));
     }
     const c = new Float32Array(this.memory.buffer, cPointer, mPadded * nPadded);
     if (nPadded === n) out.set(c.subarray(0, m * n));
