@@ -7,6 +7,7 @@ import { type ActiveAdapter, loadLoraAdapter, loadModel } from '@meld/runtime';
 import { ValidationError } from '@meld/tensor-core';
 import { z } from 'zod';
 import { type Command, type CommandIO, UsageError } from '../command';
+import { homerHelp, runHomerGenerate } from './generate-homer';
 
 const help = `meld generate --model SOURCE [options]
 
@@ -39,7 +40,7 @@ Options:
   --kv-param KEY=VALUE  a policy parameter (repeatable), e.g. threshold=0.8 for kvmerger
   --kv-every N          also compress while decoding, every N steps (default 0: only the prompt)
                         At the end, kv_bytes=N peak_kv_bytes=N are printed on stderr.
-  --help                this text
+${homerHelp}  --help                this text
 `;
 
 const optionsSchema = z
@@ -63,6 +64,11 @@ const optionsSchema = z
     'kv-budget': z.string().optional(),
     'kv-param': z.array(z.string()).default([]),
     'kv-every': z.coerce.number().int().min(0).default(0),
+    // --long-context (HOMER, @meld/context-merge; see generate-homer.ts)
+    'long-context': z.enum(['homer']).optional(),
+    prefix: z.string().optional(),
+    suffix: z.string().optional(),
+    'homer-calibration': z.string().optional(),
   })
   .superRefine((value, context) => {
     if (value.prompt !== undefined && value['prompt-file'] !== undefined) {
@@ -105,6 +111,10 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
         'kv-budget': { type: 'string' },
         'kv-param': { type: 'string', multiple: true },
         'kv-every': { type: 'string' },
+        'long-context': { type: 'string' },
+        prefix: { type: 'string' },
+        suffix: { type: 'string' },
+        'homer-calibration': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -133,6 +143,34 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     options['prompt-file'] !== undefined
       ? readFileSync(options['prompt-file'], 'utf8')
       : (options.prompt ?? '');
+  // --long-context homer: a separate path (generate-homer.ts) that reads inputs past the context.
+  if (options['long-context'] === 'homer') {
+    if (adapters.length > 0) throw new UsageError('--adapter is not supported with --long-context');
+    return runHomerGenerate(
+      model,
+      prompt,
+      {
+        model: options.model,
+        prefix: options.prefix,
+        suffix: options.suffix,
+        calibration: options['homer-calibration'],
+        maxTokens: options['max-tokens'],
+        sampling: {
+          temperature: options.temperature,
+          topP: options['top-p'],
+          ...(options['top-k'] !== undefined ? { topK: options['top-k'] } : {}),
+          ...(options['min-p'] !== undefined ? { minP: options['min-p'] } : {}),
+          ...(options['repetition-penalty'] !== undefined
+            ? { repetitionPenalty: options['repetition-penalty'] }
+            : {}),
+          ...(options.seed !== undefined ? { seed: options.seed } : {}),
+          stop: options.stop,
+        },
+        createCache: options['kv-policy'] === 'full' ? undefined : (shape) => kv.createCache(shape),
+      },
+      io,
+    );
+  }
   const tokens = model.encode(prompt);
   if (tokens.length === 0)
     throw new UsageError('the prompt encodes to no tokens and the tokenizer adds no BOS');
