@@ -54,6 +54,7 @@ export interface GpuDevice {
 
 export interface GpuAdapter {
   readonly info?: { vendor?: string; architecture?: string; device?: string; description?: string };
+  readonly limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };
   requestDevice(descriptor?: { requiredLimits?: Record<string, number> }): Promise<GpuDevice>;
 }
 

@@ -121,7 +121,13 @@ export async function createWebGpuBackend(): Promise<WebGpuBackend> {
   const gpu = await findGpu();
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (adapter === null) throw new Error('no adapter (no GPU, or no Vulkan/Metal/D3D12 driver, is available)');
-  const device = await adapter.requestDevice();
+  // Large weights (11008 x 4096 f32 is 180 MB) need more than the default 128 MiB binding limit.
+  const device = await adapter.requestDevice({
+    requiredLimits: {
+      maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+      maxBufferSize: adapter.limits.maxBufferSize,
+    },
+  });
   const runner = new GpuRunner(device);
   const adapterName =
     adapter.info?.description || adapter.info?.device || adapter.info?.vendor || 'unknown adapter';

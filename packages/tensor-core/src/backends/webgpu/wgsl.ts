@@ -88,7 +88,7 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) c
     case 1u: { y = x * input1[i % params.bLength]; }
     case 2u: { y = x * params.factor; }
     case 3u: { y = x / (1.0 + exp(-x)); if (x < -80.0) { y = 0.0; } }
-    default: { y = 0.5 * x * (1.0 + tanh(0.7978845608 * (x + 0.044715 * x * x * x))); }
+    default: { y = 0.5 * x * (1.0 + tanh(clamp(0.7978845608 * (x + 0.044715 * x * x * x), -20.0, 20.0))); }
   }
   output[i] = y;
 }`;
@@ -115,7 +115,10 @@ fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) g
   for (var c = local.x; c < params.size; c += 64u) { output[base + c] = exp(input0[base + c] - rowMax) * inverse; }
 }`;
 
-/** One workgroup per row: x / sqrt(mean(x^2) + epsilon) * weight. */
+/**
+ * One workgroup per row: x / sqrt(mean(x^2) + epsilon) * weight. Squares are taken of x / max|x| so that
+ * activations of 1e20 do not overflow f32 (as the js and ort backends, which accumulate in float64).
+ */
 export const rmsnormShader = `
 struct Params { rows: u32, size: u32, epsilon: f32, unused: u32 }
 ${bindings(2)}
@@ -126,8 +129,16 @@ fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) g
   if (row >= params.rows) { return; }
   let base = row * params.size;
   var value = 0.0;
-  for (var c = local.x; c < params.size; c += 64u) { let v = input0[base + c]; value += v * v; }
+  for (var c = local.x; c < params.size; c += 64u) { value = max(value, abs(input0[base + c])); }
+  ${reduceTree('partial', 'max(partial[local.x], partial[local.x + stride])')}
+  var scale = partial[0];
+  if (scale == 0.0) { scale = 1.0; }
+  workgroupBarrier();
+  value = 0.0;
+  for (var c = local.x; c < params.size; c += 64u) { let v = input0[base + c] / scale; value += v * v; }
   ${reduceTree('partial', 'partial[local.x] + partial[local.x + stride]')}
-  let inverse = inverseSqrt(partial[0] / f32(params.size) + params.epsilon);
+  let meanSquare = partial[0] / f32(params.size);
+  let epsilonScaled = params.epsilon / (scale * scale);
+  let inverse = inverseSqrt(meanSquare + epsilonScaled) / scale;
   for (var c = local.x; c < params.size; c += 64u) { output[base + c] = input0[base + c] * inverse * input1[c]; }
 }`;
