@@ -4,7 +4,7 @@
 // same generations through @meld/runtime in-process (no HTTP, one at a time).
 // Bounded: each level stops after --requests requests or --seconds seconds, whichever comes first.
 //
-//   pnpm bench:serve [-- --requests 32 --seconds 15 --max-tokens 64]
+//   pnpm bench:serve [-- --requests 32 --seconds 15 --max-tokens 64 --out apps/serve/bench-serve.json]
 import { spawn } from 'node:child_process';
 import { renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -18,15 +18,16 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '.
 const shared = process.env.MELD_SHARED ? resolve(process.env.MELD_SHARED) : resolve(repoRoot, '..', 'shared');
 const modelPath = join(shared, 'models', 'stories260K', 'stories260K.bin');
 const serverMain = join(repoRoot, 'apps', 'serve', 'dist', 'main.js');
-const resultFile = join(repoRoot, 'apps', 'serve', 'bench-serve.json');
 
 const { values } = parseArgs({
   options: {
     requests: { type: 'string', default: '32' },
     seconds: { type: 'string', default: '15' },
     'max-tokens': { type: 'string', default: '64' },
+    out: { type: 'string', default: join(repoRoot, 'apps', 'serve', 'bench-serve.json') },
   },
 });
+const resultFile = resolve(values.out);
 const requestsPerLevel = Number(values.requests);
 const secondsPerLevel = Number(values.seconds);
 const maxTokens = Number(values['max-tokens']);
