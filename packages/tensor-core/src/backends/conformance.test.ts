@@ -443,6 +443,29 @@ describe('registry', () => {
     for (const failure of failures) expect(failure.message.length).toBeGreaterThan(0);
   });
 
+  it('starts nothing until asked, then starts each backend once', async () => {
+    const local = new BackendRegistry();
+    let starts = 0;
+    const js = started.find((backend) => backend.name === 'js')!;
+    local.register('counted', 1, () => {
+      starts++;
+      return js;
+    });
+    expect(starts).toBe(0);
+    await local.get();
+    await local.get('counted');
+    expect(starts).toBe(1);
+  });
+
+  it('rejects bad kernel attributes with a ValidationError naming the field', async () => {
+    const js = started.find((backend) => backend.name === 'js')!;
+    const x = Tensor.fromF32(new Float32Array(4), [4]);
+    await expect(runKernel(js, 'topk', { x }, { k: 0 })).rejects.toThrow(/topk\.attributes\.k/);
+    await expect(
+      runKernel(js, 'rope', { x: x.reshape([1, 4]) }, { layout: 'gptj' as 'llama' }),
+    ).rejects.toThrow(/rope\.attributes\.layout/);
+  });
+
   it('getBackend picks by priority and one error lists every failure', async () => {
     const local = new BackendRegistry();
     local.register('first', 3, () => {
