@@ -3,7 +3,7 @@
 //   host: 127.0.0.1
 //   port: 8080
 //   api_key: secret              # optional; or --api-key / MELD_SERVE_API_KEY
-//   limits: { max_body_bytes: 1048576, max_tokens: 4096, max_active_sequences: 4,
+//   limits: { max_body_bytes: 1048576, max_tokens: 4096, max_long_context_tokens: 32768, max_active_sequences: 4,
 //             max_queued_sequences: 16, drain_timeout_seconds: 30, kv_compress_every: 8 }
 //   models:
 //     - name: stories260K
@@ -43,6 +43,7 @@ export const limitsSchema = z.strictObject({
     .min(1024)
     .default(1024 * 1024),
   max_tokens: z.number().int().min(1).default(4096),
+  max_long_context_tokens: z.number().int().min(1).default(32_768),
   max_active_sequences: z.number().int().min(1).max(256).default(4),
   max_queued_sequences: z.number().int().min(0).max(10_000).default(16),
   drain_timeout_seconds: z.number().min(0).default(30),

@@ -17,6 +17,8 @@ export interface ServeLimits {
   maxBodyBytes: number;
   /** Largest max_tokens a request may ask for (per choice). */
   maxTokens: number;
+  /** Largest input meld.long_context reads, in tokens. */
+  maxLongContextTokens: number;
 }
 
 export interface RouteContext {

@@ -22,7 +22,7 @@ describeWithShared(
     let longText: string;
 
     beforeAll(async () => {
-      server = await startTestServer();
+      server = await startTestServer({ limits: { max_long_context_tokens: 5000 } });
       client = openaiClient(server);
       longText = readFileSync(sharedFile('data/tinystories/tinystories_val.txt'), 'utf8').slice(0, 6000);
     });
@@ -100,6 +100,7 @@ describeWithShared(
         ['/v1/completions', { prompt: [1, 2, 3], max_tokens: 4 }, 'prompt', 'invalid_request_error'],
         ['/v1/completions', { prompt: longText, max_tokens: 300 }, 'max_tokens', 'invalid_request_error'],
         ['/v1/completions', { prompt: 'no sentence end', max_tokens: 4 }, 'prompt', 'invalid_request_error'],
+        ['/v1/completions', { prompt: longText.repeat(2), max_tokens: 4 }, 'prompt', 'invalid_request_error'],
         [
           '/v1/chat/completions',
           { messages: [{ role: 'user', content: longText }] },

@@ -33,6 +33,7 @@ export interface ServeServerLimits extends ServeLimits {
 export const defaultLimits: ServeServerLimits = {
   maxBodyBytes: 1024 * 1024,
   maxTokens: 4096,
+  maxLongContextTokens: 32_768,
   maxActiveSequences: 4,
   maxQueuedSequences: 16,
   drainTimeoutMs: 30_000,

@@ -25,6 +25,7 @@ export async function startServer(config: ServeConfig): Promise<StartedServer> {
     limits: {
       maxBodyBytes: config.limits.max_body_bytes,
       maxTokens: config.limits.max_tokens,
+      maxLongContextTokens: config.limits.max_long_context_tokens,
       maxActiveSequences: config.limits.max_active_sequences,
       maxQueuedSequences: config.limits.max_queued_sequences,
       drainTimeoutMs: config.limits.drain_timeout_seconds * 1000,

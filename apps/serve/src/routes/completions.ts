@@ -43,6 +43,20 @@ export async function handleCompletions(
     if (typeof raw !== 'string')
       throw badRequest('meld.long_context needs the prompt as one string', 'prompt');
     const prepared = engine.longContext.prepare({ method: 'homer', text: raw, ...longContext });
+    if (prepared.inputTokens > context.limits.maxLongContextTokens) {
+      throw badRequest(
+        `prompt: ${prepared.inputTokens} tokens; meld.long_context reads at most ${context.limits.maxLongContextTokens} on this server`,
+        'prompt',
+        'context_length_exceeded',
+      );
+    }
+    if (prepared.inputTokens > context.limits.maxLongContextTokens) {
+      throw badRequest(
+        `prompt: ${prepared.inputTokens} tokens; meld.long_context reads at most ${context.limits.maxLongContextTokens} on this server`,
+        'prompt',
+        'context_length_exceeded',
+      );
+    }
     prompts.push({ tokens: [], text: raw, longContext: prepared });
   } else if (typeof raw === 'string')
     prompts.push({ tokens: engine.tokenize(raw, { addSpecialTokens: true }), text: raw });
