@@ -26,6 +26,7 @@ import {
   scoreAll,
   storiesWithout,
 } from './homer-quality';
+import { type HomerBenchJson, renderHomerReport } from './homer-report';
 import { writeAtomic } from './kv-write';
 
 const { values } = parseArgs({
@@ -42,6 +43,7 @@ const { values } = parseArgs({
     'memory-child': { type: 'string' },
     'memory-model': { type: 'string', default: 'stories260K' },
     'memory-method': { type: 'string', default: 'homer' },
+    render: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -57,6 +59,7 @@ if (values.help) {
       '  --deep-memory LIST     input lengths for the deep synthetic model (default 1K..8K)',
       '  --plain-memory LIST    input lengths measured with plain attention (default 1K..4K)',
       '  --only quality|memory  run one part',
+      '  --render FILE          only re-render the markdown and README section from a homer*.json',
       '  --out DIR              output folder (default packages/context-merge/benchmarks)',
       '',
     ].join('\n'),
@@ -89,10 +92,11 @@ const outDir = values.out ?? join(packageDir, 'benchmarks');
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const script = fileURLToPath(import.meta.url);
 const mib = (bytes: number) => bytes / 2 ** 20;
-const sections: string[] = [];
-const json: Record<string, unknown> = { date: new Date().toISOString(), node: process.version };
+const json: HomerBenchJson = values.render
+  ? (JSON.parse(readFileSync(values.render, 'utf8')) as HomerBenchJson)
+  : { date: new Date().toISOString(), node: process.version };
 
-if (values.only !== 'memory') {
+if (!values.render && values.only !== 'memory') {
   const model = await loadModel(sharedFile('models/stories260K/stories260K.bin'));
   const text = readFileSync(sharedFile('data/tinystories/tinystories_val.txt'), 'utf8');
   // Calibration text: the last 100K characters of the file (the inputs come from its start).
@@ -138,82 +142,11 @@ if (values.only !== 'memory') {
   }
   json.quality = quality;
   json.recall = recall;
+  json.samples = Number(values.samples);
   json.calibration = { windows: calibration.windows, windowLength: calibration.windowLength };
-  const labels: Record<Method, string> = {
-    homer: 'HOMER (chunks of 256, calibrated)',
-    homerRaw: 'HOMER (no calibration)',
-    homerLong: 'HOMER (chunks of 448, calibrated)',
-    last512: 'last 512 tokens',
-    plain: 'plain attention',
-    pi: 'position interpolation',
-  };
-  const cell = (value: number | undefined, digits = 2) =>
-    value === undefined ? 'not run' : value.toFixed(digits);
-  const lengths = list(values.lengths);
-  const average = (rows: QualityRow[], pick: (row: QualityRow) => number | undefined) => {
-    const picked = rows.map(pick).filter((v): v is number => v !== undefined);
-    return picked.length ? picked.reduce((a, b) => a + b, 0) / picked.length : undefined;
-  };
-  sections.push(
-    '### Perplexity of the final 64 tokens (stories260K, trained on 512 tokens)',
-    '',
-    `| method | ${lengths.map((l) => `${l / 1024}K`).join(' | ')} |`,
-    `|---|${lengths.map(() => '---:').join('|')}|`,
-    ...METHODS.map(
-      (method) =>
-        `| ${labels[method]} | ${lengths
-          .map((length) => {
-            const nll = average(
-              quality.filter((row) => row.length === length),
-              (row) => row.nll[method],
-            );
-            return nll === undefined ? 'not run' : Math.exp(nll).toFixed(2);
-          })
-          .join(' | ')} |`,
-    ),
-    '',
-    `Inputs: consecutive TinyStories validation text from ${values.samples} offset(s) per length; the perplexity is over the last 64 tokens given all the tokens before them.`,
-    '',
-    '### Prefill time (ms, same inputs; HOMER includes scoring the 64 tokens)',
-    '',
-    `| method | ${lengths.map((l) => `${l / 1024}K`).join(' | ')} |`,
-    `|---|${lengths.map(() => '---:').join('|')}|`,
-    ...(['homer', 'plain', 'pi'] as const).map(
-      (method) =>
-        `| ${labels[method]} | ${lengths
-          .map((length) =>
-            cell(
-              average(
-                quality.filter((row) => row.length === length),
-                (row) => row.ms[method],
-              ),
-              0,
-            ),
-          )
-          .join(' | ')} |`,
-    ),
-    '',
-    `### Recall probe: log-probability of a name stated only at the start (${PROBE_NAMES.join(', ')}; mean)`,
-    '',
-    `| method | ${lengths.map((l) => `${l / 1024}K`).join(' | ')} |`,
-    `|---|${lengths.map(() => '---:').join('|')}|`,
-    ...METHODS.map(
-      (method) =>
-        `| ${labels[method]} | ${lengths
-          .map((length) => {
-            const rows = recall.filter((row) => row.length === length).map((row) => row.logProb[method]);
-            const present = rows.filter((v): v is number => v !== undefined);
-            return present.length
-              ? (present.reduce((a, b) => a + b, 0) / present.length).toFixed(2)
-              : 'not run';
-          })
-          .join(' | ')} |`,
-    ),
-    '',
-  );
 }
 
-if (values.only !== 'quality') {
+if (!values.render && values.only !== 'quality') {
   const points: MemoryPoint[] = [];
   const plan: [MemoryModel, 'homer' | 'plain', number[]][] = [
     ['stories260K', 'homer', list(values.memory)],
@@ -274,34 +207,11 @@ if (values.only !== 'quality') {
     },
   ]);
   writeAtomic(join(outDir, 'homer-memory.svg'), svg);
-  const rows = points.map(
-    (p) =>
-      `| ${p.model} | ${p.method} | ${p.tokens} | ${mib(p.engineBytes).toFixed(2)} | ${mib(p.rssBytes).toFixed(1)} | ${(p.ms / 1000).toFixed(1)} |`,
-  );
-  sections.push(
-    '### Peak memory while reading the input',
-    '',
-    '![peak memory](benchmarks/homer-memory.svg)',
-    '',
-    '| model | method | input tokens | engine peak (MiB) | RSS growth (MiB) | time (s) |',
-    '|---|---|---:|---:|---:|---:|',
-    ...rows,
-    '',
-    'Fitted growth of the HOMER engine peak: bytes = a + b·log2(tokens) vs bytes = a + c·tokens.',
-    '',
-    '| model | b per doubling (KiB) | R² (log) | c per 1K tokens (KiB) | R² (linear) | RSS R² (log / linear) |',
-    '|---|---:|---:|---:|---:|---|',
-    ...fits.map(
-      (f) =>
-        `| ${f.model} | ${(f.engine.perDoubling.slope / 1024).toFixed(1)} | ${f.engine.perDoubling.r2.toFixed(3)} | ${f.engine.perToken.slope.toFixed(1)} | ${f.engine.perToken.r2.toFixed(3)} | ${f.rss.perDoubling.r2.toFixed(2)} / ${f.rss.perToken.r2.toFixed(2)} |`,
-    ),
-    '',
-  );
 }
 
-const markdown = `${sections.join('\n')}\n`;
+const markdown = renderHomerReport(json);
 const suffix = values.only ? `-${values.only}` : '';
-writeAtomic(join(outDir, `homer${suffix}.json`), `${JSON.stringify(json, null, 2)}\n`);
+if (!values.render) writeAtomic(join(outDir, `homer${suffix}.json`), `${JSON.stringify(json, null, 2)}\n`);
 writeAtomic(join(outDir, `homer${suffix}.md`), markdown);
 process.stdout.write(markdown);
 // The README's results section (between markers) is replaced by this run's tables.
@@ -313,7 +223,7 @@ try {
   const from = readme.indexOf(marker);
   const to = readme.indexOf(end);
   if (from >= 0 && to > from) {
-    const section = `${marker}\nMade by \`pnpm bench:homer${values.only ? ` -- --only ${values.only}` : ''}\` on ${new Date().toISOString().slice(0, 10)} (Node ${process.version}).\n\n${markdown}`;
+    const section = `${marker}\nMade by \`pnpm bench:homer${values.only ? ` -- --only ${values.only}` : ''}\` on ${json.date.slice(0, 10)} (Node ${json.node}; a shared, noisy 2-core machine).\n\n${markdown}`;
     const temporary = `${readmePath}.${process.pid}.tmp`;
     writeFileSync(temporary, readme.slice(0, from) + section + readme.slice(to));
     const { renameSync } = await import('node:fs');

@@ -1,0 +1,140 @@
+// bench:homer's markdown, rendered from the JSON a run writes (so a report can be re-rendered).
+import type { MemoryPoint } from './homer-memory';
+import { METHODS, type Method, PROBE_NAMES, type QualityRow, type RecallRow } from './homer-quality';
+
+export interface GrowthFit {
+  readonly slope: number;
+  readonly intercept: number;
+  readonly r2: number;
+}
+
+export interface HomerBenchJson {
+  date: string;
+  node: string;
+  samples?: number;
+  calibration?: { windows: number; windowLength: number };
+  quality?: QualityRow[];
+  recall?: RecallRow[];
+  memory?: {
+    points: MemoryPoint[];
+    fits: {
+      model: string;
+      engine: { perDoubling: GrowthFit; perToken: GrowthFit };
+      rss: { perDoubling: GrowthFit; perToken: GrowthFit };
+    }[];
+  };
+}
+
+const LABELS: Record<Method, string> = {
+  homer: 'HOMER (chunks of 256, calibrated)',
+  homerRaw: 'HOMER (chunks of 256, no calibration)',
+  homerLong: 'HOMER (chunks of 448, calibrated)',
+  last512: 'last 512 tokens',
+  plain: 'plain attention',
+  pi: 'position interpolation',
+};
+
+const mib = (bytes: number) => bytes / 2 ** 20;
+const mean = (values: number[]) =>
+  values.length ? values.reduce((a, b) => a + b, 0) / values.length : undefined;
+const header = (lengths: number[]) => [
+  `| method | ${lengths.map((l) => `${l / 1024}K`).join(' | ')} |`,
+  `|---|${lengths.map(() => '---:').join('|')}|`,
+];
+
+export function renderHomerReport(json: HomerBenchJson): string {
+  const out: string[] = [];
+  if (json.quality?.length) {
+    const quality = json.quality;
+    const lengths = [...new Set(quality.map((row) => row.length))];
+    const at = (length: number, pick: (row: QualityRow) => number | undefined) =>
+      mean(
+        quality
+          .filter((row) => row.length === length)
+          .map(pick)
+          .filter((v): v is number => v !== undefined),
+      );
+    out.push(
+      '### Perplexity of the final 64 tokens (stories260K, trained on 512 tokens)',
+      '',
+      ...header(lengths),
+      ...METHODS.map(
+        (method) =>
+          `| ${LABELS[method]} | ${lengths
+            .map((length) => {
+              const nll = at(length, (row) => row.nll[method]);
+              return nll === undefined ? 'not run' : Math.exp(nll).toFixed(2);
+            })
+            .join(' | ')} |`,
+      ),
+      '',
+      `Inputs: consecutive TinyStories validation text (${json.samples ?? 1} input(s) per length, from the file's start); perplexity over the last 64 tokens given every token before them. HOMER reads the input minus those 64 tokens (suffix: the tail after its last sentence end) and scores them from the merged cache; calibration: ${json.calibration ? `${json.calibration.windows} windows of ${json.calibration.windowLength} tokens from the file's last 100K characters` : 'none'}.`,
+      '',
+      '### Prefill time (ms: reading the input and scoring the 64 tokens, same inputs, one process, sequential)',
+      '',
+      ...header(lengths),
+      ...(['homer', 'homerRaw', 'homerLong', 'last512', 'plain', 'pi'] as const).map(
+        (method) =>
+          `| ${LABELS[method]} | ${lengths
+            .map((length) => {
+              const ms = at(length, (row) => row.ms[method]);
+              return ms === undefined ? 'not run' : ms.toFixed(0);
+            })
+            .join(' | ')} |`,
+      ),
+      '',
+    );
+  }
+  if (json.recall?.length) {
+    const recall = json.recall;
+    const lengths = [...new Set(recall.map((row) => row.length))];
+    out.push(
+      `### Recall probe: log-probability of a name stated only at the start (mean over ${PROBE_NAMES.join(', ')})`,
+      '',
+      '"Once upon a time, there was a little friend named NAME. NAME liked to play." + stories that never name any probe name + "The friend from the start was named" → log p(" NAME"). Higher is better.',
+      '',
+      ...header(lengths),
+      ...METHODS.map(
+        (method) =>
+          `| ${LABELS[method]} | ${lengths
+            .map((length) => {
+              const value = mean(
+                recall
+                  .filter((row) => row.length === length)
+                  .map((row) => row.logProb[method])
+                  .filter((v): v is number => v !== undefined),
+              );
+              return value === undefined ? 'not run' : value.toFixed(2);
+            })
+            .join(' | ')} |`,
+      ),
+      '',
+    );
+  }
+  if (json.memory) {
+    const { points, fits } = json.memory;
+    out.push(
+      '### Peak memory while reading the input',
+      '',
+      '![peak memory](benchmarks/homer-memory.svg)',
+      '',
+      '| model | method | input tokens | engine peak (MiB) | RSS growth (MiB) | time (s) |',
+      '|---|---|---:|---:|---:|---:|',
+      ...points.map(
+        (p) =>
+          `| ${p.model} | ${p.method} | ${p.tokens} | ${mib(p.engineBytes).toFixed(2)} | ${mib(p.rssBytes).toFixed(1)} | ${(p.ms / 1000).toFixed(1)} |`,
+      ),
+      '',
+      "Engine peak: live hidden states + KV + forward buffers (the package's accounting). RSS growth: the child process's max RSS minus its RSS after loading the model and tokenizing (one process per point; includes V8 heap slack). Fitted growth of HOMER's engine peak, bytes = a + b·log2(tokens) against bytes = a + c·tokens:",
+      '',
+      '| model | b per doubling (KiB) | R² (log fit) | c per 1K tokens (KiB) | R² (linear fit) | RSS: R² log / linear |',
+      '|---|---:|---:|---:|---:|---|',
+      ...fits.map(
+        (f) =>
+          `| ${f.model} | ${(f.engine.perDoubling.slope / 1024).toFixed(1)} | ${f.engine.perDoubling.r2.toFixed(3)} | ${f.engine.perToken.slope.toFixed(2)} | ${f.engine.perToken.r2.toFixed(3)} | ${f.rss.perDoubling.r2.toFixed(2)} / ${f.rss.perToken.r2.toFixed(2)} |`,
+      ),
+      '',
+    );
+  }
+  return `${out.join('\n')}\n`;
+}
