@@ -73,12 +73,12 @@ export class Model {
     // Point the canonical map at the engine's f32 copies so the loaded buffers can be collected.
     const tensors = new Map(init.tensors);
     for (const linear of allLinears(weights)) {
-      if (linear.dtype === 'f32' && tensors.has(linear.name)) {
-        tensors.set(
-          linear.name,
-          Tensor.fromF32(linear.data as Float32Array, [linear.outFeatures, linear.inFeatures]),
-        );
-      }
+      const shape = [linear.outFeatures, linear.inFeatures];
+      if (!tensors.has(linear.name)) continue;
+      if (linear.dtype === 'f32')
+        tensors.set(linear.name, Tensor.fromF32(linear.data as Float32Array, shape));
+      else if (linear.q8)
+        tensors.set(linear.name, Tensor.fromBytes('q8_0', shape, linear.data as Uint8Array));
     }
     this.tensors = tensors;
   }
