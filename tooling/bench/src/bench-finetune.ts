@@ -352,10 +352,12 @@ async function speed(): Promise<unknown> {
   };
 }
 
-const results: Record<string, unknown> = {};
+const jsonPath = join(outDir, 'results.json');
+// Runs with --only update their half and keep the other.
+const results: Record<string, unknown> = existsSync(jsonPath)
+  ? JSON.parse(readFileSync(jsonPath, 'utf8'))
+  : {};
 if (args.only !== 'speed') results.adapters = await adapters();
 if (args.only !== 'adapters') results.speed = await speed();
-const jsonPath = join(outDir, 'results.json');
 writeFileSync(jsonPath, `${JSON.stringify(results, null, 2)}\n`);
 log(`wrote ${jsonPath}`);
-void existsSync;
