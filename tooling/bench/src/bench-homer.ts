@@ -18,7 +18,6 @@ import { lineChartSvg } from './homer-plot';
 import {
   inputOfLength,
   METHODS,
-  type Method,
   PROBE_NAMES,
   type QualityRow,
   type RecallRow,
