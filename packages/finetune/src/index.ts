@@ -10,10 +10,13 @@ export { type FloatArray, Tape, Variable } from './autodiff/tape';
 export { type EncodedExample, encodeSegments, type TrainingTokenizer } from './data/encode';
 export { type PackedRow, type PackOptions, packExamples } from './data/packing';
 export {
+  documentSeparator,
   parseJsonl,
+  parsePlainText,
   parseRecord,
   type RecordFormat,
   readJsonlFile,
+  readTrainingFile,
   recordKeyText,
   type TrainingRecord,
 } from './data/records';

@@ -4,7 +4,7 @@ import {
   baseWeightsFromModel,
   type FinetuneProgressEvent,
   finetune,
-  readJsonlFile,
+  readTrainingFile,
   trainingTokenizerFromModel,
 } from '@meld/finetune';
 import { loadModel } from '@meld/runtime';
@@ -28,7 +28,8 @@ Data: JSONL, one record per line, in any of these formats:
 Options:
   --model SOURCE          llama2.c .bin, GGUF, HF folder or hf:owner/repo (required)
   --tokenizer FILE        tokenizer for a llama2.c checkpoint (default: beside it)
-  --data FILE.jsonl       training data (required)
+  --data FILE             training data (required): JSONL, or .txt plain text (documents
+                          separated by lines holding only <|endoftext|>; loss on all tokens)
   --out DIR               output folder for the adapter and checkpoints (required)
   --rank N                LoRA rank r (default 16)
   --alpha X               LoRA alpha (default 16); scale = alpha/r, or alpha/sqrt(r) with --rslora
@@ -209,7 +210,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     throw new UsageError(`--${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
   }
   const o = parsed.data;
-  const records = readJsonlFile(o.data);
+  const records = readTrainingFile(o.data);
   const model = await loadModel(o.model, o.tokenizer ? { tokenizer: o.tokenizer } : {});
   const reporter = progressReporter(io);
   const started = performance.now();

@@ -6,7 +6,7 @@ import { stories260kFiles } from '../__fixtures__/stories260k';
 import { trainingTokenizerFromModel } from '../model/tokenizer-from-runtime';
 import { encodeSegments, type TrainingTokenizer } from './encode';
 import { packExamples } from './packing';
-import { parseJsonl, recordKeyText } from './records';
+import { parseJsonl, parsePlainText, recordKeyText } from './records';
 import { alpacaTemplate, chatmlTemplate, plainTemplate } from './templates';
 
 describe('JSONL records', () => {
@@ -26,6 +26,14 @@ describe('JSONL records', () => {
       /d\.jsonl: line 2: instruction/,
     );
     expect(() => parseJsonl('{"foo": 1}')).toThrow(FormatError);
+  });
+
+  it('reads plain text as documents split at <|endoftext|> lines', () => {
+    expect(parsePlainText('First story.\n\nStill first.\n<|endoftext|>\nSecond.\n')).toEqual([
+      { format: 'text', record: { text: 'First story.\n\nStill first.' } },
+      { format: 'text', record: { text: 'Second.' } },
+    ]);
+    expect(parsePlainText('one document')).toHaveLength(1);
   });
 
   it("renders Alpaca's template exactly", () => {

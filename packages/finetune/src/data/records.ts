@@ -76,6 +76,27 @@ export function readJsonlFile(path: string): TrainingRecord[] {
   return parseJsonl(readFileSync(path, 'utf8'), path);
 }
 
+/** The separator between documents in a plain-text training file (GPT-2's end-of-text marker). */
+export const documentSeparator = '<|endoftext|>';
+
+/**
+ * Plain text as training records: documents separated by lines holding only `<|endoftext|>`, or the
+ * whole text as one document (packing then cuts it into sequences).
+ */
+export function parsePlainText(text: string): TrainingRecord[] {
+  return text
+    .split(/^<\|endoftext\|>$/m)
+    .map((document) => document.trim())
+    .filter((document) => document.length > 0)
+    .map((document) => ({ format: 'text', record: { text: document } }));
+}
+
+/** A training file: `.txt` is plain text, anything else JSONL. */
+export function readTrainingFile(path: string): TrainingRecord[] {
+  const text = readFileSync(path, 'utf8');
+  return path.toLowerCase().endsWith('.txt') ? parsePlainText(text) : parseJsonl(text, path);
+}
+
 /** The text a similarity check compares (Platypus: instruction + ' ' + input). */
 export function recordKeyText(entry: TrainingRecord): string {
   switch (entry.format) {
