@@ -1,7 +1,7 @@
 // SimdArena: a shared WebAssembly memory holding f32 tensors, the SIMD kernels compiled against it and,
 // optionally, worker threads sharing it. Tensors allocated here (`allocateF32`) run matvec with no copy;
 // heap arrays handed to `matmul` are packed into the arena's scratch space first (O(n^2) against O(n^3)).
-
+// Memory grows to the largest call and is never returned (WebAssembly memories cannot shrink).
 import { f16ToF32 } from '../../../half';
 import { MATMUL_ROWS } from './simd-matmul';
 import { MAXIMUM_PAGES, type SimdExports, simdModuleBytes } from './simd-module';
@@ -26,6 +26,7 @@ const MC = 128;
 function rowsPerChunk(rows: number, cols: number): number {
   return Math.max(16, Math.min(rows, Math.ceil(65536 / Math.max(cols, 1))));
 }
+
 const arenas = new WeakMap<ArrayBufferLike, SimdArena>();
 
 /** The arena that owns `array`'s memory, if any. */
