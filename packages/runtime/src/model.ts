@@ -5,7 +5,7 @@ import type { ModelConfig } from './config';
 import type { AttentionObserverV1 } from './engine/attention-observer';
 import type { ActiveAdapter } from './engine/lora';
 import { type RunLayersOptions, Transformer } from './engine/transformer';
-import { allLinears, buildTransformerWeights } from './engine/weights';
+import { allLinears, buildTransformerWeights, type TensorSource } from './engine/weights';
 import {
   type FinishReason,
   type GenerateOptions,
@@ -59,7 +59,8 @@ export class Model {
     config: ModelConfig;
     tokenizer: Tokenizer;
     format: ModelFormat;
-    tensors: ReadonlyMap<string, Tensor>;
+    /** A Map, or a lazy source read once per tensor (loaders pass one so peak memory stays low). */
+    tensors: TensorSource;
     source: string;
     warnings?: readonly string[];
   }) {
@@ -68,17 +69,22 @@ export class Model {
     this.format = init.format;
     this.source = init.source;
     this.warnings = init.warnings ?? [];
-    const weights = buildTransformerWeights(init.config, init.tensors, init.source);
+    const loaded = new Map<string, Tensor>();
+    const weights = buildTransformerWeights(init.config, init.tensors, init.source, loaded);
     this.transformer = new Transformer(init.config, weights);
-    // Point the canonical map at the engine's f32 copies so the loaded buffers can be collected.
-    const tensors = new Map(init.tensors);
-    for (const linear of allLinears(weights)) {
-      const shape = [linear.outFeatures, linear.inFeatures];
-      if (!tensors.has(linear.name)) continue;
-      if (linear.dtype === 'f32')
-        tensors.set(linear.name, Tensor.fromF32(linear.data as Float32Array, shape));
-      else if (linear.q8)
-        tensors.set(linear.name, Tensor.fromBytes('q8_0', shape, linear.data as Uint8Array));
+    // The canonical map points at the engine's copies of the linears (f32 in the SIMD arena, q8_0 in
+    // the kernel's memory), so the loaded buffers can be collected.
+    const linears = new Map(allLinears(weights).map((linear) => [linear.name, linear]));
+    const tensors = new Map<string, Tensor>();
+    for (const name of init.tensors.keys()) {
+      const linear = linears.get(name);
+      const shape = linear ? [linear.outFeatures, linear.inFeatures] : [];
+      if (linear?.dtype === 'f32') tensors.set(name, Tensor.fromF32(linear.data as Float32Array, shape));
+      else if (linear?.q8) tensors.set(name, Tensor.fromBytes('q8_0', shape, linear.data as Uint8Array));
+      else {
+        const tensor = loaded.get(name) ?? init.tensors.get(name);
+        if (tensor) tensors.set(name, tensor);
+      }
     }
     this.tensors = tensors;
   }

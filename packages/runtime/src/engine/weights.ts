@@ -23,17 +23,35 @@ export interface TransformerWeights {
   readonly lmHead: Linear;
 }
 
+/** Where weights come from: a Map, or a lazy reader (each tensor read once, on demand). */
+export interface TensorSource {
+  get(name: string): Tensor | undefined;
+  has(name: string): boolean;
+  keys(): Iterable<string>;
+}
+
+/**
+ * Builds the engine's weights, reading each tensor from `tensors` once. `loaded` receives every
+ * non-linear tensor read (norms, embeddings, biases), so callers need not read them again.
+ */
 export function buildTransformerWeights(
   config: ModelConfig,
-  tensors: ReadonlyMap<string, Tensor>,
+  tensors: TensorSource,
   file = 'model',
+  loaded: Map<string, Tensor> = new Map(),
 ): TransformerWeights {
-  const get = (name: string): Tensor => {
+  const optional = (name: string) => {
+    const known = loaded.get(name);
+    if (known) return known;
     const tensor = tensors.get(name);
+    if (tensor && !/_proj\.weight$|^lm_head\.weight$/.test(name)) loaded.set(name, tensor);
+    return tensor;
+  };
+  const get = (name: string): Tensor => {
+    const tensor = optional(name);
     if (!tensor) throw new FormatError(file, name, 'tensor missing');
     return tensor;
   };
-  const optional = (name: string) => tensors.get(name);
   const store = new WeightStore();
   const linear = (name: string, withBias = false) =>
     linearFromTensor(

@@ -154,28 +154,28 @@ export async function loadGguf(path: string, options: { contextLength?: number }
     const config = ggufConfig(file, tokenizer.vocabSize);
     if (options.contextLength) config.contextLength = options.contextLength;
     const warnings: string[] = [];
-    const tensors = new Map<string, Tensor>();
     const llama = config.architecture === 'llama';
+    const ggufNames = new Map<string, string>();
     for (const name of file.names) {
       const hfName = hfNameForGguf(name);
-      if (!hfName) {
-        warnings.push(`${name}: not used`);
-        continue;
-      }
+      if (hfName) ggufNames.set(hfName, name);
+      else warnings.push(`${name}: not used`);
+    }
+    if (config.tieWordEmbeddings && ggufNames.has('model.embed_tokens.weight')) {
+      ggufNames.set('lm_head.weight', ggufNames.get('model.embed_tokens.weight') as string);
+    }
+    // Read lazily, tensor by tensor, so the engine's copies replace the loaded ones as it goes.
+    const read = (hfName: string): Tensor | undefined => {
+      const name = ggufNames.get(hfName);
+      if (!name) return undefined;
       let tensor = file.readTensor(name);
-      if (!tensor.dtype || !['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q6_k'].includes(tensor.dtype)) {
-        throw new FormatError(path, name, `dtype ${tensor.dtype} is not supported`);
-      }
       if (llama && /\.self_attn\.q_proj\./.test(hfName))
         tensor = permuteRopeRows(tensor, config.numHeads, true);
       if (llama && /\.self_attn\.k_proj\./.test(hfName))
         tensor = permuteRopeRows(tensor, config.numKVHeads, true);
-      tensors.set(hfName, tensor);
-    }
-    if (config.tieWordEmbeddings) {
-      const embed = tensors.get('model.embed_tokens.weight');
-      if (embed) tensors.set('lm_head.weight', embed);
-    }
+      return tensor;
+    };
+    const tensors = { get: read, has: (name: string) => ggufNames.has(name), keys: () => ggufNames.keys() };
     return new Model({ config, tokenizer, format: 'gguf', tensors, source: path, warnings });
   } finally {
     file.close();

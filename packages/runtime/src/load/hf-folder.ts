@@ -43,18 +43,29 @@ export async function loadHfFolder(folder: string, options: LoadHfFolderOptions 
   const warnings: string[] = [];
   const parsed = parseHfConfig(readJson(configPath), configPath, warnings);
   const config = options.contextLength ? { ...parsed, contextLength: options.contextLength } : parsed;
-  const weights = openSafetensorsModel(folder);
-  const tensors = new Map<string, Tensor>();
-  try {
-    for (const name of weights.names) tensors.set(name, weights.readTensor(name));
-  } finally {
-    weights.close();
-  }
   const tokenizer =
     options.tokenizer ??
     readHfTokenizer(folder, {
       ...(config.bosTokenId !== undefined ? { bosTokenId: config.bosTokenId } : {}),
       ...(config.eosTokenIds[0] !== undefined ? { eosTokenId: config.eosTokenIds[0] } : {}),
     });
-  return new Model({ config, tokenizer, format: 'hf', tensors, source: options.source ?? folder, warnings });
+  const weights = openSafetensorsModel(folder);
+  try {
+    // Read lazily, tensor by tensor, so the engine's copies replace the loaded ones as it goes.
+    const tensors = {
+      get: (name: string): Tensor | undefined => (weights.has(name) ? weights.readTensor(name) : undefined),
+      has: (name: string) => weights.has(name),
+      keys: () => weights.names,
+    };
+    return new Model({
+      config,
+      tokenizer,
+      format: 'hf',
+      tensors,
+      source: options.source ?? folder,
+      warnings,
+    });
+  } finally {
+    weights.close();
+  }
 }
