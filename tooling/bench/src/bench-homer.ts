@@ -14,7 +14,6 @@ import { calibrateHomer, saveHomerCalibration } from '@meld/context-merge';
 import { loadModel } from '@meld/runtime';
 import { sharedFile } from '@meld/test-utils';
 import { fitGrowth, type MemoryModel, type MemoryPoint, measureInChild, memoryChild } from './homer-memory';
-import { lineChartSvg } from './homer-plot';
 import {
   inputOfLength,
   METHODS,
@@ -25,7 +24,7 @@ import {
   scoreAll,
   storiesWithout,
 } from './homer-quality';
-import { type HomerBenchJson, renderHomerReport } from './homer-report';
+import { type HomerBenchJson, renderHomerReport, renderMemoryCharts } from './homer-report';
 import { writeAtomic } from './kv-write';
 
 const { values } = parseArgs({
@@ -176,38 +175,13 @@ if (!values.render && values.only !== 'quality') {
     return { model, engine, rss };
   });
   json.memory = { points, fits };
-  const svg = lineChartSvg('Peak memory while reading the input', 'MiB', [
-    {
-      label: 'HOMER stories260K (engine)',
-      color: '#1f77b4',
-      points: pick('stories260K', 'homer').map((p) => [p.tokens, mib(p.engineBytes)]),
-    },
-    {
-      label: 'HOMER stories260K (RSS)',
-      color: '#1f77b4',
-      dashed: true,
-      points: pick('stories260K', 'homer').map((p) => [p.tokens, mib(p.rssBytes)]),
-    },
-    {
-      label: 'HOMER 16-layer synthetic (engine)',
-      color: '#2ca02c',
-      points: pick('deep-synthetic', 'homer').map((p) => [p.tokens, mib(p.engineBytes)]),
-    },
-    {
-      label: 'plain stories260K (engine)',
-      color: '#d62728',
-      points: pick('stories260K', 'plain').map((p) => [p.tokens, mib(p.engineBytes)]),
-    },
-    {
-      label: 'plain stories260K (RSS)',
-      color: '#d62728',
-      dashed: true,
-      points: pick('stories260K', 'plain').map((p) => [p.tokens, mib(p.rssBytes)]),
-    },
-  ]);
-  writeAtomic(join(outDir, 'homer-memory.svg'), svg);
 }
 
+if (json.memory) {
+  for (const [name, svg] of Object.entries(renderMemoryCharts(json.memory.points))) {
+    writeAtomic(join(outDir, name), svg);
+  }
+}
 const markdown = renderHomerReport(json);
 const suffix = values.only ? `-${values.only}` : '';
 if (!values.render) writeAtomic(join(outDir, `homer${suffix}.json`), `${JSON.stringify(json, null, 2)}\n`);

@@ -1,5 +1,6 @@
 // bench:homer's markdown, rendered from the JSON a run writes (so a report can be re-rendered).
 import type { MemoryPoint } from './homer-memory';
+import { lineChartSvg, type Series } from './homer-plot';
 import { METHODS, type Method, PROBE_NAMES, type QualityRow, type RecallRow } from './homer-quality';
 
 export interface GrowthFit {
@@ -116,7 +117,7 @@ export function renderHomerReport(json: HomerBenchJson): string {
     out.push(
       '### Peak memory while reading the input',
       '',
-      '![peak memory](benchmarks/homer-memory.svg)',
+      '![engine peak](benchmarks/homer-memory.svg) ![RSS growth](benchmarks/homer-rss.svg)',
       '',
       '| model | method | input tokens | engine peak (MiB) | RSS growth (MiB) | time (s) |',
       '|---|---|---:|---:|---:|---:|',
@@ -137,4 +138,40 @@ export function renderHomerReport(json: HomerBenchJson): string {
     );
   }
   return `${out.join('\n')}\n`;
+}
+
+/** Two charts: the engine accounting and the process RSS growth, against input tokens (log scale). */
+export function renderMemoryCharts(points: readonly MemoryPoint[]): Record<string, string> {
+  const pick = (model: string, method: string) =>
+    points.filter((p) => p.model === model && p.method === method);
+  const series = (value: (p: MemoryPoint) => number): Series[] => [
+    {
+      label: 'HOMER, stories260K',
+      color: '#1f77b4',
+      points: pick('stories260K', 'homer').map((p) => [p.tokens, mib(value(p))]),
+    },
+    {
+      label: 'HOMER, 16-layer synthetic',
+      color: '#2ca02c',
+      points: pick('deep-synthetic', 'homer').map((p) => [p.tokens, mib(value(p))]),
+    },
+    {
+      label: 'plain, stories260K',
+      color: '#d62728',
+      dashed: true,
+      points: pick('stories260K', 'plain').map((p) => [p.tokens, mib(value(p))]),
+    },
+  ];
+  return {
+    'homer-memory.svg': lineChartSvg(
+      'Engine peak (live activations + KV)',
+      'MiB',
+      series((p) => p.engineBytes),
+    ),
+    'homer-rss.svg': lineChartSvg(
+      'Process RSS growth while reading',
+      'MiB',
+      series((p) => p.rssBytes),
+    ),
+  };
 }
