@@ -85,6 +85,9 @@ describeWithShared('meld-serve under load', STORIES_FILES, () => {
       });
       const reader = response.body!.getReader();
       await reader.read();
+      // While it runs, its cache shows in the gauges.
+      expect(await metric(server, 'meld_active_sequences')).toBe(1);
+      expect(await metric(server, 'meld_kv_cache_bytes')).toBeGreaterThan(0);
       controller.abort();
       await waitFor(async () => (await metric(server, 'meld_active_sequences')) === 0);
       const generated = (await metric(server, 'meld_completion_tokens_total')) - before;
