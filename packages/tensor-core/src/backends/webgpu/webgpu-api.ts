@@ -49,6 +49,8 @@ export interface GpuDevice {
     entries: { binding: number; resource: { buffer: GpuBuffer } }[];
   }): unknown;
   createCommandEncoder(): GpuCommandEncoder;
+  pushErrorScope(filter: 'validation' | 'out-of-memory' | 'internal'): void;
+  popErrorScope(): Promise<{ message: string } | null>;
   destroy(): void;
 }
 
@@ -71,10 +73,13 @@ export const BUFFER_UNIFORM = 0x40;
 export const BUFFER_STORAGE = 0x80;
 export const MAP_MODE_READ = 0x1;
 
-/** navigator.gpu in a browser, else the `webgpu` package's GPU in Node; throws when neither loads. */
-export async function findGpu(): Promise<Gpu> {
+/**
+ * navigator.gpu in a browser, else the `webgpu` package's GPU in Node (created with Dawn `flags`, e.g.
+ * ['backend=null'] for Dawn's validation-only null device); throws when neither loads.
+ */
+export async function findGpu(flags: string[] = []): Promise<Gpu> {
   const navigatorGpu: Gpu | undefined = Reflect.get(Reflect.get(globalThis, 'navigator') ?? {}, 'gpu');
-  if (navigatorGpu !== undefined) return navigatorGpu;
+  if (navigatorGpu !== undefined && flags.length === 0) return navigatorGpu;
   const specifier = 'webgpu';
   let module: { create?: (options: string[]) => Gpu };
   try {
@@ -85,5 +90,5 @@ export async function findGpu(): Promise<Gpu> {
     );
   }
   if (typeof module.create !== 'function') throw new Error('the "webgpu" package has no create()');
-  return module.create([]);
+  return module.create(flags);
 }

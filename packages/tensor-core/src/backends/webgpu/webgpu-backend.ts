@@ -2,7 +2,7 @@
 // `webgpu` package in Node and navigator.gpu in browsers. Fails to start with "no adapter" where there is
 // no GPU (such as the 2-core development machines); the conformance suite then names it as skipped.
 
-import { ShapeMismatchError } from '../../errors';
+import { MeldError, ShapeMismatchError } from '../../errors';
 import type { BackendV1, KernelImplementations } from '../../kernels/contracts';
 import {
   checkBroadcast,
@@ -42,6 +42,19 @@ export interface WebGpuBackend extends BackendV1 {
   readonly adapterName: string;
 }
 
+export interface WebGpuBackendOptions {
+  /** Dawn flags for the `webgpu` package in Node, e.g. ['backend=null'] (validates shaders, computes nothing). */
+  dawnFlags?: string[];
+}
+
+/** A WGSL shader or a dispatch failed WebGPU validation. */
+export class WebGpuError extends MeldError {
+  constructor(message: string) {
+    super('webgpu', `webgpu: ${message}`);
+    this.name = 'WebGpuError';
+  }
+}
+
 class GpuRunner {
   private readonly pipelines = new Map<string, GpuComputePipeline>();
   constructor(readonly device: GpuDevice) {}
@@ -75,6 +88,7 @@ class GpuRunner {
     groups: readonly [number, number, number],
   ): Promise<Float32Array> {
     const device = this.device;
+    device.pushErrorScope('validation');
     const pipeline = this.pipeline(code);
     const buffers = inputs.map((input) => this.upload(input, BUFFER_STORAGE));
     const outputBytes = Math.max(16, outputLength * 4);
@@ -94,6 +108,11 @@ class GpuRunner {
     pass.end();
     encoder.copyBufferToBuffer(output, 0, readback, 0, outputBytes);
     device.queue.submit([encoder.finish()]);
+    const error = await device.popErrorScope();
+    if (error !== null) {
+      for (const buffer of [...buffers, output, uniform, readback]) buffer.destroy();
+      throw new WebGpuError(error.message);
+    }
     await readback.mapAsync(MAP_MODE_READ);
     const result = new Float32Array(readback.getMappedRange().slice(0, outputLength * 4));
     readback.unmap();
@@ -117,8 +136,8 @@ function params(values: readonly number[], floats: Record<number, number> = {}):
 }
 
 /** Requests an adapter and device; throws "no adapter" where there is no usable GPU. */
-export async function createWebGpuBackend(): Promise<WebGpuBackend> {
-  const gpu = await findGpu();
+export async function createWebGpuBackend(options: WebGpuBackendOptions = {}): Promise<WebGpuBackend> {
+  const gpu = await findGpu(options.dawnFlags);
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (adapter === null) throw new Error('no adapter (no GPU, or no Vulkan/Metal/D3D12 driver, is available)');
   // Large weights (11008 x 4096 f32 is 180 MB) need more than the default 128 MiB binding limit.

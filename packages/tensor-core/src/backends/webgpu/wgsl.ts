@@ -103,7 +103,7 @@ fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(workgroup_id) g
   let row = group.x + group.y * count.x;
   if (row >= params.rows) { return; }
   let base = row * params.size;
-  var value = -3.4028235e38;
+  var value = -3.402823e38;
   for (var c = local.x; c < params.size; c += 64u) { value = max(value, input0[base + c]); }
   ${reduceTree('partial', 'max(partial[local.x], partial[local.x + stride])')}
   let rowMax = partial[0];
