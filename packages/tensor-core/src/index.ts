@@ -208,4 +208,9 @@ export {
   serializeOnnxModel,
 } from './backends/ort/onnx-model';
 export { createOrtBackend, type OrtBackend, type OrtBackendOptions, OrtError } from './backends/ort/ort-backend';
-export { createWebGpuBackend, type WebGpuBackend } from './backends/webgpu/webgpu-backend';
+export {
+  createWebGpuBackend,
+  type WebGpuBackend,
+  type WebGpuBackendOptions,
+  WebGpuError,
+} from './backends/webgpu/webgpu-backend';
