@@ -3,7 +3,7 @@
 // config.json + tokenizer files + README into a staged folder, rename it into place at the end.
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { encodeBf16, encodeF16, SafetensorsShardWriter, Tensor, ValidationError } from '@meld/tensor-core';
+import { encodeF16, SafetensorsShardWriter, Tensor, ValidationError } from '@meld/tensor-core';
 import { stringify } from 'yaml';
 import { parseMergeConfig, readMergeConfig } from './config/parse';
 import type { MergeConfig } from './config/schema';
@@ -79,6 +79,16 @@ function nativeDType(safetensorsDType: string): OutputDType {
   return 'f32';
 }
 
+/** f32 → bf16 with round-to-nearest-even (NaN stays a quiet NaN), as tensor-core's f32ToBf16, in bulk. */
+export function encodeBf16Words(values: Float32Array, words: Uint16Array, offset: number): void {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  for (let i = 0; i < bits.length; i++) {
+    const x = bits[i]!;
+    if ((x & 0x7f800000) === 0x7f800000 && x & 0x7fffff) words[offset + i] = ((x >>> 16) | 0x40) & 0xffff;
+    else words[offset + i] = ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
+  }
+}
+
 /** An output buffer in the target dtype, filled row chunk by row chunk. */
 function encodedOutput(dtype: OutputDType, shape: readonly number[]): TensorOutput & { tensor(): Tensor } {
   const { size, rowLength } = rowGeometry(shape);
@@ -90,10 +100,18 @@ function encodedOutput(dtype: OutputDType, shape: readonly number[]): TensorOutp
     };
   }
   const bytes = new Uint8Array(size * 2);
-  const encode = dtype === 'bf16' ? encodeBf16 : encodeF16;
+  if (dtype === 'bf16') {
+    const words = new Uint16Array(bytes.buffer);
+    return {
+      write(rowStart, values) {
+        encodeBf16Words(values, words, rowStart * rowLength);
+      },
+      tensor: () => Tensor.fromBytes(dtype, shape, bytes),
+    };
+  }
   return {
     write(rowStart, values) {
-      encode(values, bytes.subarray(rowStart * rowLength * 2, (rowStart * rowLength + values.length) * 2));
+      encodeF16(values, bytes.subarray(rowStart * rowLength * 2, (rowStart * rowLength + values.length) * 2));
     },
     tensor: () => Tensor.fromBytes(dtype, shape, bytes),
   };

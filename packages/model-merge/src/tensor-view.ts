@@ -39,6 +39,24 @@ export function tensorView(tensor: Tensor): TensorView {
       read: (rowStart, rowEnd) => data.subarray(rowStart * rowLength, rowEnd * rowLength),
     };
   }
+  const bytes = tensor.bytes();
+  if (tensor.dtype === 'bf16' && bytes.byteOffset % 2 === 0) {
+    // bf16 → f32 is a 16-bit shift; read 16-bit words straight from the bytes
+    const words = new Uint16Array(bytes.buffer, bytes.byteOffset, size);
+    return {
+      shape: tensor.shape,
+      size,
+      rowLength,
+      rowCount,
+      read(rowStart, rowEnd) {
+        const start = rowStart * rowLength;
+        const out = new Float32Array((rowEnd - rowStart) * rowLength);
+        const bits = new Uint32Array(out.buffer);
+        for (let i = 0; i < bits.length; i++) bits[i] = words[start + i]! << 16;
+        return out;
+      },
+    };
+  }
   return {
     shape: tensor.shape,
     size,

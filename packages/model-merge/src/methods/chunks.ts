@@ -43,6 +43,19 @@ export function readDelta(
   return out;
 }
 
+/** θ − θ0 for rows [rowStart, rowEnd) given the base chunk already decoded. */
+export function deltaOf(
+  view: TensorView,
+  baseValues: Float32Array,
+  rowStart: number,
+  rowEnd: number,
+): Float32Array {
+  const values = view.read(rowStart, rowEnd);
+  const out = new Float32Array(values.length);
+  for (let i = 0; i < out.length; i++) out[i] = values[i]! - baseValues[i]!;
+  return out;
+}
+
 /** Gram matrix G[i][j] = <x_i, x_j> (float64) of the deltas (or of the tensors when base is undefined). */
 export function gramMatrix(context: ChunkGeometry, base: TensorView | undefined): number[][] {
   const n = context.models.length;
@@ -63,6 +76,11 @@ export function gramMatrix(context: ChunkGeometry, base: TensorView | undefined)
   return gram;
 }
 
+/** out += c·x (top level so V8 optimises it once for all callers). */
+export function axpy(out: Float32Array, c: number, x: Float32Array): void {
+  for (let k = 0; k < out.length; k++) out[k]! += c * x[k]!;
+}
+
 /** Writes base·baseCoefficient + Σ coefficients[i]·(θi − θ0 if subtractBase) chunk by chunk. */
 export function writeCombination(
   context: ChunkGeometry & { output: { write(rowStart: number, values: Float32Array): void } },
@@ -79,10 +97,9 @@ export function writeCombination(
       const c = coefficients[index]!;
       if (options.subtractBase && baseValues) baseFactor -= c;
       const values = index === 0 ? first : view.read(rowStart, rowEnd);
-      for (let k = 0; k < out.length; k++) out[k]! += c * values[k]!;
+      axpy(out, c, values);
     });
-    if (baseValues && baseFactor !== 0)
-      for (let k = 0; k < out.length; k++) out[k]! += baseFactor * baseValues[k]!;
+    if (baseValues && baseFactor !== 0) axpy(out, baseFactor, baseValues);
     context.output.write(rowStart, out);
   });
 }

@@ -7,8 +7,8 @@
 // (PEFT/DARE paper: divide by the keep probability, 1/density or 1/p_i for DELLA).
 // Ties in magnitude are broken by element index (earlier wins), so results never depend on chunking.
 import { ValidationError } from '@meld/tensor-core';
+import { MagnitudeRankSelector } from '../radix-select';
 import { uniformAt } from '../random';
-import { kthLargest } from '../select';
 
 export type SparsificationMethod =
   | 'none'
@@ -28,49 +28,61 @@ export interface SparsifyOptions {
   readonly key: number;
 }
 
-/** Visits every delta chunk in order: (values, elementOffset). */
-export type DeltaChunks = (visit: (values: Float32Array, elementOffset: number) => void) => void;
-
+/**
+ * A sparsifier learns what it needs in `passes` streaming passes over the delta chunks (all
+ * models advance in lockstep, so the base is decoded once per chunk), then `apply` runs in the
+ * merge pass. Chunks always arrive in element order.
+ */
 export interface Sparsifier {
-  /** Sparsifies (and rescales) `values` in place; chunks must arrive in element order. */
+  readonly passes: number;
+  observe(pass: number, values: Float32Array, elementOffset: number): void;
+  endPass(pass: number): void;
+  /** Sparsifies (and rescales) `values` in place. */
   apply(values: Float32Array, elementOffset: number): void;
 }
 
-const identity: Sparsifier = { apply() {} };
+const identity: Sparsifier = { passes: 0, observe() {}, endPass() {}, apply() {} };
 
 /** Keeps the elements whose descending-|x| rank (ties by index) lies in [low, high). */
 class RankWindow {
-  private readonly first: number; // magnitude at rank `low`
-  private readonly last: number; // magnitude at rank `high - 1`
-  private readonly greaterThanFirst: number;
-  private readonly greaterThanLast: number;
+  private first = Number.POSITIVE_INFINITY; // magnitude at rank `low`
+  private last = Number.POSITIVE_INFINITY; // magnitude at rank `high - 1`
+  private greaterThanFirst = 0;
+  private greaterThanLast = 0;
   private seenFirst = 0;
   private seenLast = 0;
   readonly empty: boolean;
+  private readonly selector: MagnitudeRankSelector;
 
-  constructor(scratch: Float32Array, low: number, high: number) {
+  constructor(
+    private readonly low: number,
+    private readonly high: number,
+  ) {
     this.empty = high <= low;
-    if (this.empty) {
-      this.first = this.last = Number.POSITIVE_INFINITY;
-      this.greaterThanFirst = this.greaterThanLast = 0;
+    this.selector = new MagnitudeRankSelector(this.empty ? [] : low > 0 ? [low, high - 1] : [high - 1]);
+  }
+
+  observe(pass: number, values: Float32Array): void {
+    if (this.empty) return;
+    if (pass === 0) this.selector.observeHigh(values);
+    else this.selector.observeLow(values);
+  }
+
+  endPass(pass: number): void {
+    if (this.empty) return;
+    if (pass === 0) {
+      this.selector.endHigh();
       return;
     }
-    this.first = kthLargest(scratch, low);
-    this.last = kthLargest(scratch, high - 1);
-    let greaterFirst = 0;
-    let greaterLast = 0;
-    for (let i = 0; i < scratch.length; i++) {
-      const v = scratch[i]!;
-      if (v > this.first) greaterFirst++;
-      if (v > this.last) greaterLast++;
+    const results = this.selector.results();
+    const last = results.at(-1)!;
+    this.last = last.value;
+    this.greaterThanLast = last.greater;
+    if (this.low > 0) {
+      this.first = results[0]!.value;
+      this.greaterThanFirst = results[0]!.greater;
     }
-    this.greaterThanFirst = greaterFirst;
-    this.greaterThanLast = greaterLast;
-    this.low = low;
-    this.high = high;
   }
-  private low = 0;
-  private high = 0;
 
   reset(): void {
     this.seenFirst = 0;
@@ -97,30 +109,31 @@ function l1Factor(oldNorm: number, newNorm: number): number {
   return newNorm > 1e-7 ? oldNorm / newNorm : 1;
 }
 
-function rankWindowSparsifier(
-  chunks: DeltaChunks,
-  size: number,
-  scratch: Float32Array,
-  low: number,
-  high: number,
-  rescale: boolean,
-): Sparsifier {
-  const magnitudes = scratch.subarray(0, size);
-  chunks((values, offset) => {
-    for (let i = 0; i < values.length; i++) magnitudes[offset + i] = Math.abs(values[i]!);
-  });
+function rankWindowSparsifier(low: number, high: number, rescale: boolean): Sparsifier {
+  const window = new RankWindow(low, high);
   let oldNorm = 0;
-  if (rescale) for (let i = 0; i < size; i++) oldNorm += magnitudes[i]!;
-  const window = new RankWindow(magnitudes, Math.max(0, low), Math.min(size, high));
+  let newNorm = 0;
   let factor = 1;
-  if (rescale) {
-    // kept boundary elements share one magnitude, so the kept L1 norm does not depend on order
-    let newNorm = 0;
-    for (let i = 0; i < size; i++) if (window.keep(magnitudes[i]!)) newNorm += magnitudes[i]!;
-    window.reset();
-    factor = l1Factor(oldNorm, newNorm);
-  }
   return {
+    passes: rescale ? 3 : 2,
+    observe(pass, values) {
+      if (pass < 2) window.observe(pass, values);
+      else {
+        // kept L1 norm: a dry run of the same decisions
+        for (let i = 0; i < values.length; i++) {
+          const a = Math.abs(values[i]!);
+          oldNorm += a;
+          if (window.keep(a)) newNorm += a;
+        }
+      }
+    },
+    endPass(pass) {
+      if (pass < 2) window.endPass(pass);
+      else {
+        window.reset();
+        factor = l1Factor(oldNorm, newNorm);
+      }
+    },
     apply(values) {
       for (let i = 0; i < values.length; i++) {
         values[i] = window.keep(Math.abs(values[i]!)) ? values[i]! * factor : 0;
@@ -160,20 +173,15 @@ function dellaProbabilities(rowLength: number, density: number, epsilon: number)
   };
 }
 
-export function prepareSparsifier(
+export function createSparsifier(
   method: SparsificationMethod,
   options: SparsifyOptions,
-  chunks: DeltaChunks,
   geometry: { size: number; rowLength: number },
-  scratch: () => Float32Array,
 ): Sparsifier {
   const { density, key } = options;
   const { size, rowLength } = geometry;
   if (method === 'none' || density >= 1) return identity;
-  if (method === 'magnitude') {
-    const k = Math.floor(density * size);
-    return rankWindowSparsifier(chunks, size, scratch(), 0, k, options.rescale);
-  }
+  if (method === 'magnitude') return rankWindowSparsifier(0, Math.floor(density * size), options.rescale);
   if (method === 'magnitude_outliers') {
     const target = Math.floor(density * size);
     let top = Math.floor(options.gamma * size);
@@ -182,25 +190,27 @@ export function prepareSparsifier(
       bottom = 0;
       top = size - target;
     }
-    return rankWindowSparsifier(chunks, size, scratch(), top, size - bottom, options.rescale);
+    return rankWindowSparsifier(top, size - bottom, options.rescale);
   }
+  const l1 = options.rescale && options.rescaleMode === 'l1';
+  let oldNorm = 0;
+  let newNorm = 0;
+  let factor = 1;
   if (method === 'bernoulli') {
-    let factor = 1;
     if (options.rescale && options.rescaleMode === 'inverse_probability')
       factor = density > 0 ? 1 / density : 0;
-    if (options.rescale && options.rescaleMode === 'l1') {
-      let oldNorm = 0;
-      let newNorm = 0;
-      chunks((values, offset) => {
+    return {
+      passes: l1 ? 1 : 0,
+      observe(_pass, values, offset) {
         for (let i = 0; i < values.length; i++) {
           const a = Math.abs(values[i]!);
           oldNorm += a;
           if (uniformAt(key, offset + i) < density) newNorm += a;
         }
-      });
-      factor = l1Factor(oldNorm, newNorm);
-    }
-    return {
+      },
+      endPass() {
+        factor = l1Factor(oldNorm, newNorm);
+      },
       apply(values, offset) {
         for (let i = 0; i < values.length; i++) {
           values[i] = uniformAt(key, offset + i) < density ? values[i]! * factor : 0;
@@ -218,11 +228,9 @@ export function prepareSparsifier(
   }
   const probabilities = dellaProbabilities(rowLength, density, epsilon);
   const inverse = options.rescale && options.rescaleMode === 'inverse_probability';
-  let factor = 1;
-  if (options.rescale && options.rescaleMode === 'l1') {
-    let oldNorm = 0;
-    let newNorm = 0;
-    chunks((values, offset) => {
+  return {
+    passes: l1 ? 1 : 0,
+    observe(_pass, values, offset) {
       for (let start = 0; start < values.length; start += rowLength) {
         probabilities(values, start, (index, p) => {
           const a = Math.abs(values[index]!);
@@ -230,10 +238,10 @@ export function prepareSparsifier(
           if (uniformAt(key, offset + index) < p) newNorm += a;
         });
       }
-    });
-    factor = l1Factor(oldNorm, newNorm);
-  }
-  return {
+    },
+    endPass() {
+      factor = l1Factor(oldNorm, newNorm);
+    },
     apply(values, offset) {
       const kept = new Float32Array(values.length);
       for (let start = 0; start < values.length; start += rowLength) {

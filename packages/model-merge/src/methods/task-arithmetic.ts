@@ -11,8 +11,8 @@
 import { z } from 'zod';
 import { defineMergeMethod, type MergeMethodV1 } from '../method';
 import { randomKey } from '../random';
-import { forEachChunk, geometryOf, readDelta } from './chunks';
-import { prepareSparsifier, type RescaleMode, type SparsificationMethod } from './sparsify';
+import { deltaOf, forEachChunk, geometryOf } from './chunks';
+import { createSparsifier, type RescaleMode, type SparsificationMethod } from './sparsify';
 
 export interface TaskArithmeticVariant {
   name: string;
@@ -28,6 +28,85 @@ export interface TaskArithmeticVariant {
     normalizeBy: 'weights' | 'count';
     epsilon: number;
   };
+}
+
+/** out = b + λ·Σ mi·wi·τi / Σ mi·di with mi = [sign(fi·τi) = elected sign]; a top-level function so V8 optimises it. */
+function consensusKernel(
+  out: Float32Array,
+  b: Float32Array,
+  sparse: readonly Float32Array[],
+  signFactors: Float64Array,
+  w: Float64Array,
+  divisorFactors: Float64Array,
+  countSign: boolean,
+  normalize: boolean,
+  lambda: number,
+): void {
+  const n = sparse.length;
+  if (n === 2 && !countSign) {
+    const [x, y] = sparse as [Float32Array, Float32Array];
+    const [fx, fy] = [signFactors[0]!, signFactors[1]!];
+    const [wx, wy] = [w[0]!, w[1]!];
+    const [dx, dy] = [divisorFactors[0]!, divisorFactors[1]!];
+    for (let k = 0; k < out.length; k++) {
+      const tx = x[k]!;
+      const ty = y[k]!;
+      const vx = tx * fx;
+      const vy = ty * fy;
+      const positive = vx + vy >= 0;
+      let mixed = 0;
+      let divisor = 0;
+      if (positive ? vx > 0 : vx < 0) {
+        mixed += wx * tx;
+        divisor += dx;
+      }
+      if (positive ? vy > 0 : vy < 0) {
+        mixed += wy * ty;
+        divisor += dy;
+      }
+      if (normalize) mixed /= Math.abs(divisor) < 1e-8 ? 1 : divisor;
+      out[k] = b[k]! + lambda * mixed;
+    }
+    return;
+  }
+  for (let k = 0; k < out.length; k++) {
+    let signWeight = 0;
+    for (let i = 0; i < n; i++) {
+      const value = sparse[i]![k]! * signFactors[i]!;
+      signWeight += countSign ? (value > 0 ? 1 : value < 0 ? -1 : 0) : value;
+    }
+    const positive = signWeight >= 0;
+    let mixed = 0;
+    let divisor = 0;
+    for (let i = 0; i < n; i++) {
+      const tau = sparse[i]![k]!;
+      const value = tau * signFactors[i]!;
+      if (positive ? value > 0 : value < 0) {
+        mixed += w[i]! * tau;
+        divisor += divisorFactors[i]!;
+      }
+    }
+    if (normalize) mixed /= Math.abs(divisor) < 1e-8 ? 1 : divisor;
+    out[k] = b[k]! + lambda * mixed;
+  }
+}
+
+/** out = b + λ·Σ wi·τi / divisor. */
+function sumKernel(
+  out: Float32Array,
+  b: Float32Array,
+  sparse: readonly Float32Array[],
+  w: Float64Array,
+  divisor: number,
+  lambda: number,
+): void {
+  const scale = lambda / (Math.abs(divisor) < 1e-8 ? 1 : divisor);
+  out.set(b);
+  for (let i = 0; i < sparse.length; i++) {
+    const x = sparse[i]!;
+    const factor = scale * w[i]!;
+    for (let k = 0; k < out.length; k++) out[k]! += factor * x[k]!;
+  }
 }
 
 export function taskArithmeticMethod(variant: TaskArithmeticVariant): MergeMethodV1 {
@@ -62,14 +141,9 @@ export function taskArithmeticMethod(variant: TaskArithmeticVariant): MergeMetho
       const countSign = p.majority_sign_method
         ? p.majority_sign_method === 'frequency'
         : p.consensus_method === 'count';
-      let scratchBuffer: Float32Array | undefined;
-      const scratch = () => {
-        scratchBuffer ??= new Float32Array(geometry.size);
-        return scratchBuffer;
-      };
-      const sparsifiers = context.models.map((view, index) => {
+      const sparsifiers = context.models.map((_, index) => {
         const q = context.modelParameters[index]!;
-        return prepareSparsifier(
+        return createSparsifier(
           variant.sparsification,
           {
             density: q.density,
@@ -79,52 +153,41 @@ export function taskArithmeticMethod(variant: TaskArithmeticVariant): MergeMetho
             rescaleMode: p.rescale_mode,
             key: randomKey(context.seed, context.tensorName, index),
           },
-          (visit) =>
-            forEachChunk(context, (rowStart, rowEnd, offset) =>
-              visit(readDelta(view, base, rowStart, rowEnd), offset),
-            ),
           geometry,
-          scratch,
         );
       });
-      scratchBuffer = undefined;
+      // learning passes: every model in lockstep, the base decoded once per chunk
+      const passes = Math.max(0, ...sparsifiers.map((s) => s.passes));
+      for (let pass = 0; pass < passes; pass++) {
+        forEachChunk(context, (rowStart, rowEnd, offset) => {
+          const b = base.read(rowStart, rowEnd);
+          context.models.forEach((view, index) => {
+            const sparsifier = sparsifiers[index]!;
+            if (pass < sparsifier.passes)
+              sparsifier.observe(pass, deltaOf(view, b, rowStart, rowEnd), offset);
+          });
+        });
+        for (const sparsifier of sparsifiers) if (pass < sparsifier.passes) sparsifier.endPass(pass);
+      }
       const weights = context.modelParameters.map((q) => q.weight);
       const weightSum = weights.reduce((a, b) => a + b, 0);
+      // hot-loop constants (no property lookups or string compares per element)
+      const w = Float64Array.from(weights);
+      const signFactors = Float64Array.from(weights, (x) => (p.sign_source === 'weighted' ? x : 1));
+      const divisorFactors = Float64Array.from(weights, (x) => (p.normalize_by === 'weights' ? x : 1));
+      const plainDivisor = p.normalize_by === 'weights' ? weightSum : weights.length;
+      const { normalize, lambda } = p;
       forEachChunk(context, (rowStart, rowEnd, offset) => {
         const b = base.read(rowStart, rowEnd);
         const sparse = context.models.map((view, index) => {
-          const delta = readDelta(view, base, rowStart, rowEnd);
+          const delta = deltaOf(view, b, rowStart, rowEnd);
           sparsifiers[index]!.apply(delta, offset);
           return delta;
         });
         const out = new Float32Array(b.length);
-        const n = sparse.length;
-        for (let k = 0; k < out.length; k++) {
-          let mixed = 0;
-          let divisor: number;
-          if (variant.consensus) {
-            let signWeight = 0;
-            for (let i = 0; i < n; i++) {
-              const value = p.sign_source === 'weighted' ? weights[i]! * sparse[i]![k]! : sparse[i]![k]!;
-              signWeight += countSign ? Math.sign(value) : value;
-            }
-            const majority = signWeight >= 0 ? 1 : -1;
-            divisor = 0;
-            for (let i = 0; i < n; i++) {
-              const tau = sparse[i]![k]!;
-              const value = p.sign_source === 'weighted' ? weights[i]! * tau : tau;
-              if (Math.sign(value) === majority) {
-                mixed += weights[i]! * tau;
-                divisor += p.normalize_by === 'weights' ? weights[i]! : 1;
-              }
-            }
-          } else {
-            for (let i = 0; i < n; i++) mixed += weights[i]! * sparse[i]![k]!;
-            divisor = p.normalize_by === 'weights' ? weightSum : n;
-          }
-          if (p.normalize) mixed /= Math.abs(divisor) < 1e-8 ? 1 : divisor;
-          out[k] = b[k]! + p.lambda * mixed;
-        }
+        if (variant.consensus)
+          consensusKernel(out, b, sparse, signFactors, w, divisorFactors, countSign, normalize, lambda);
+        else sumKernel(out, b, sparse, w, normalize ? plainDivisor : 1, lambda);
         context.output.write(rowStart, out);
       });
     },

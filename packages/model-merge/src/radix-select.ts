@@ -1,0 +1,92 @@
+// Exact rank selection over |x| without a scratch copy of the data: two histogram passes over the
+// float bits (non-negative f32 bit patterns order like their values). Pass 1 counts the high 16
+// bits, pass 2 the low 16 bits inside the bucket that holds each wanted rank. Memory: 64K counters
+// per wanted rank; time: two streaming passes, however large the tensor.
+
+const floatView = new Float32Array(1);
+const bitView = new Uint32Array(floatView.buffer);
+
+export function magnitudeBits(values: Float32Array, into: Uint32Array): Uint32Array {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  for (let i = 0; i < values.length; i++) into[i] = bits[i]! & 0x7fffffff;
+  return into;
+}
+
+export interface RankResult {
+  /** |x| at the wanted descending rank. */
+  readonly value: number;
+  /** How many elements have |x| strictly greater. */
+  readonly greater: number;
+}
+
+/** Finds the |x| values at given descending ranks (0 = largest) in two passes. */
+export class MagnitudeRankSelector {
+  private readonly ranks: readonly number[];
+  private readonly high = new Float64Array(65536);
+  private readonly low: Float64Array[];
+  private buckets: number[] = [];
+  private greaterAbove: number[] = [];
+  private scratch = new Uint32Array(0);
+
+  constructor(ranks: readonly number[]) {
+    this.ranks = ranks;
+    this.low = ranks.map(() => new Float64Array(65536));
+  }
+
+  private bitsOf(values: Float32Array): Uint32Array {
+    if (this.scratch.length < values.length) this.scratch = new Uint32Array(values.length);
+    return magnitudeBits(values, this.scratch);
+  }
+
+  /** Pass 1: feed every chunk. */
+  observeHigh(values: Float32Array): void {
+    const bits = this.bitsOf(values);
+    const high = this.high;
+    for (let i = 0; i < values.length; i++) high[bits[i]! >>> 16]!++;
+  }
+
+  /** Between the passes. */
+  endHigh(): void {
+    this.buckets = [];
+    this.greaterAbove = [];
+    for (const rank of this.ranks) {
+      let above = 0;
+      let bucket = 65535;
+      for (; bucket >= 0; bucket--) {
+        const count = this.high[bucket]!;
+        if (above + count > rank) break;
+        above += count;
+      }
+      this.buckets.push(bucket);
+      this.greaterAbove.push(above);
+    }
+  }
+
+  /** Pass 2: feed every chunk again. */
+  observeLow(values: Float32Array): void {
+    const bits = this.bitsOf(values);
+    for (let r = 0; r < this.ranks.length; r++) {
+      const bucket = this.buckets[r]!;
+      const low = this.low[r]!;
+      for (let i = 0; i < values.length; i++) {
+        const b = bits[i]!;
+        if (b >>> 16 === bucket) low[b & 0xffff]!++;
+      }
+    }
+  }
+
+  results(): RankResult[] {
+    return this.ranks.map((rank, r) => {
+      const low = this.low[r]!;
+      let greater = this.greaterAbove[r]!;
+      let index = 65535;
+      for (; index >= 0; index--) {
+        const count = low[index]!;
+        if (greater + count > rank) break;
+        greater += count;
+      }
+      bitView[0] = ((this.buckets[r]! << 16) | index) >>> 0;
+      return { value: floatView[0]!, greater };
+    });
+  }
+}
