@@ -154,14 +154,24 @@ export async function resolveHubModel(source: string, options: HubOptions = {}):
     });
     const stream = createWriteStream(partial, { flags: append ? 'a' : 'w' });
     let received = append ? resumedFrom : 0;
-    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-      received += chunk.byteLength;
-      if (!stream.write(chunk)) await new Promise<void>((resolve) => stream.once('drain', () => resolve()));
-      options.onProgress?.({ type: 'file-progress', file: file.rfilename, received, bytes: size });
+    const finish = () =>
+      new Promise<void>((resolve, reject) =>
+        stream.end((error?: Error | null) => (error ? reject(error) : resolve())),
+      );
+    try {
+      for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+        received += chunk.byteLength;
+        if (!stream.write(chunk)) await new Promise<void>((resolve) => stream.once('drain', () => resolve()));
+        options.onProgress?.({ type: 'file-progress', file: file.rfilename, received, bytes: size });
+      }
+    } catch (error) {
+      await finish(); // keep what arrived: the next run resumes from it
+      throw new MeldError(
+        'hub',
+        `${file.rfilename}: download interrupted after ${received} bytes (run again to resume): ${(error as Error).message}`,
+      );
     }
-    await new Promise<void>((resolve, reject) =>
-      stream.end((error?: Error | null) => (error ? reject(error) : resolve())),
-    );
+    await finish();
     if (file.lfs?.sha256) {
       const digest = await sha256(partial);
       if (digest !== file.lfs.sha256) {
