@@ -112,6 +112,28 @@ describeWithShared('finetune on stories260K', [...stories260kFiles, tinystoriesF
     expect(maxChange).toBeGreaterThan(1e-2);
   });
 
+  it('rsLoRA: runtime scales by alpha/sqrt(r) as the training forward does', async () => {
+    const outputDir = mkdtempSync(join(tmpdir(), 'meld-finetune-rslora-'));
+    const result = await finetune({
+      base,
+      tokenizer: trainingTokenizerFromModel(model),
+      records,
+      options: { ...common, lora: { ...common.lora, useRslora: true }, outputDir, maxSteps: 2 },
+    });
+    expect(result.lora.scaling).toBeCloseTo(8 / 2, 12);
+    expect(JSON.parse(readFileSync(join(outputDir, 'adapter_config.json'), 'utf8')).use_rslora).toBe(true);
+    const adapter = loadLoraAdapter(outputDir, 'rslora');
+    const tokens = model.encode('Once upon a time, there was a big red ball.');
+    const adapted = model.forward(tokens, { logits: 'all', adapters: [{ adapter, weight: 1 }] });
+    const predicted = trainForward(
+      new Tape(false),
+      new FrozenModel(base),
+      { batch: 1, seqLen: tokens.length, inputIds: Int32Array.from(tokens) },
+      { lora: result.lora },
+    );
+    expect(predicted.data).toBeAllClose(adapted, { rtol: 1e-4, atol: 1e-4 });
+  });
+
   it('resumes after a kill from the latest checkpoint and ends exactly where an uninterrupted run does', async () => {
     const tokenizer = trainingTokenizerFromModel(model);
     const straightDir = mkdtempSync(join(tmpdir(), 'meld-finetune-straight-'));
