@@ -8,6 +8,7 @@ import {
   trainingTokenizerFromModel,
 } from '@meld/finetune';
 import { loadModel } from '@meld/runtime';
+import { setKernelThreads } from '@meld/tensor-core';
 import { SingleBar } from 'cli-progress';
 import { z } from 'zod';
 import { type Command, type CommandIO, UsageError } from '../command';
@@ -55,6 +56,7 @@ Options:
   --resume                continue from OUT's latest checkpoint (same data and options)
   --max-steps N           stop after N optimizer steps
   --seed N                seed for LoRA init, dropout and shuffling (default 42)
+  --threads N             threads for the matrix products (default 1)
   --help                  this text
 `;
 
@@ -85,6 +87,7 @@ const optionsSchema = z.object({
   resume: z.boolean().optional(),
   'max-steps': number('max-steps').int().positive().optional(),
   seed: number('seed').int().optional(),
+  threads: number('threads').int().positive().optional(),
 });
 
 /** PEFT semantics: a list matches by name or suffix; 'regex:P' is a full-match regex; 'all-linear'. */
@@ -197,6 +200,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
         resume: { type: 'boolean' },
         'max-steps': { type: 'string' },
         seed: { type: 'string' },
+        threads: { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -210,6 +214,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     throw new UsageError(`--${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
   }
   const o = parsed.data;
+  if (o.threads !== undefined) setKernelThreads(o.threads);
   const records = readTrainingFile(o.data);
   const model = await loadModel(o.model, o.tokenizer ? { tokenizer: o.tokenizer } : {});
   const reporter = progressReporter(io);
