@@ -1,4 +1,5 @@
-// kernels: plain synchronous functions on Float32Array (the js backend; caller passes `out`)
+// backends: js (plain synchronous functions on Float32Array; caller passes `out`), ort, webgpu
+export { type DefaultBackendOptions, registerDefaultBackends } from './backends/default-backends';
 export { add, gelu, mul, scale, silu, swiglu } from './backends/js/elementwise';
 export {
   argmax,
@@ -11,7 +12,13 @@ export {
 } from './backends/js/indexing';
 export { createJsBackend, type JsBackendOptions, jsKernels } from './backends/js/js-backend';
 export { matmulF32, matmulF32Scalar } from './backends/js/matmul';
-export { matvecF32, matvecF32Scalar, matvecQ8_0, matvecQ8_0Scalar, Q8_0_BLOCK_BYTES } from './backends/js/matvec';
+export {
+  matvecF32,
+  matvecF32Scalar,
+  matvecQ8_0,
+  matvecQ8_0Scalar,
+  Q8_0_BLOCK_BYTES,
+} from './backends/js/matvec';
 export { layernorm, rmsnorm, softmax } from './backends/js/normalization';
 export { type RopeLayout, rope } from './backends/js/rope';
 export {
@@ -21,6 +28,28 @@ export {
   setKernelThreads,
   simdSupported,
 } from './backends/js/wasm/simd-engine';
+export {
+  ONNX_DOUBLE,
+  ONNX_FLOAT,
+  ONNX_INT64,
+  type OnnxGraph,
+  type OnnxInitializer,
+  type OnnxNode,
+  type OnnxValueInfo,
+  serializeOnnxModel,
+} from './backends/ort/onnx-model';
+export {
+  createOrtBackend,
+  type OrtBackend,
+  type OrtBackendOptions,
+  OrtError,
+} from './backends/ort/ort-backend';
+export {
+  createWebGpuBackend,
+  type WebGpuBackend,
+  type WebGpuBackendOptions,
+  WebGpuError,
+} from './backends/webgpu/webgpu-backend';
 export { byteLength, type DType, type DTypeInfo, dtypeInfo, dtypes, isDType } from './dtype';
 export { DTypeError, FormatError, MeldError, ShapeMismatchError, ValidationError } from './errors';
 // canonical (Hugging Face Llama) tensor names and llama.cpp's q/k permutation
@@ -195,22 +224,3 @@ export { dequantizeQ4_K } from './quant/q4-k';
 export { dequantizeQ6_K } from './quant/q6-k';
 export { dequantizeQ8_0, quantizeQ8_0 } from './quant/q8-0';
 export { Tensor, type TensorData } from './tensor';
-// backends: ort (onnxruntime-node) and webgpu (WGSL), registered explicitly
-export { type DefaultBackendOptions, registerDefaultBackends } from './backends/default-backends';
-export {
-  ONNX_DOUBLE,
-  ONNX_FLOAT,
-  ONNX_INT64,
-  type OnnxGraph,
-  type OnnxInitializer,
-  type OnnxNode,
-  type OnnxValueInfo,
-  serializeOnnxModel,
-} from './backends/ort/onnx-model';
-export { createOrtBackend, type OrtBackend, type OrtBackendOptions, OrtError } from './backends/ort/ort-backend';
-export {
-  createWebGpuBackend,
-  type WebGpuBackend,
-  type WebGpuBackendOptions,
-  WebGpuError,
-} from './backends/webgpu/webgpu-backend';

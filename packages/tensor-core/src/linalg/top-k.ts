@@ -1,5 +1,6 @@
 // Selection-based top-k (quickselect, expected O(n)), not a full sort. Used by sampling (top-k logits)
 // and by merges (TIES / DARE / DELLA magnitude pruning need the k-th largest magnitude).
+import { ValidationError } from '../errors';
 
 export interface SelectOptions {
   /** Rank by value (default) or by absolute value. NaN always ranks last. */
@@ -67,12 +68,12 @@ export function selectTopK(values: ArrayLike<number>, k: number, options: Select
 
 /**
  * The k-th largest value (or magnitude) of `values`, k counted from 1: the threshold that keeps the top k.
- * Throws a RangeError when k is outside [1, n].
+ * Throws a ValidationError (field `k`) when k is outside [1, n].
  */
 export function kthLargest(values: ArrayLike<number>, k: number, options: SelectOptions = {}): number {
   const n = values.length;
   if (!(Number.isInteger(k) && k >= 1 && k <= n))
-    throw new RangeError(`kthLargest: k=${k} outside [1, ${n}]`);
+    throw new ValidationError('k', `kthLargest: k=${k} outside [1, ${n}]`);
   const keys = rankKeys(values, options.by ?? 'value');
   const order = new Int32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;

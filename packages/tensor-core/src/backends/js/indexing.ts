@@ -1,7 +1,8 @@
 // Gathers, selections and reductions on plain typed arrays.
+import { ValidationError } from '../../errors';
 import { selectTopK } from '../../linalg/top-k';
 
-/** out[t * dim .. (t+1) * dim) = table row ids[t]. Throws on an id outside the table. */
+/** out[t * dim .. (t+1) * dim) = table row ids[t]. An id outside the table throws a ValidationError naming ids[t]. */
 export function embeddingGather(
   out: Float32Array,
   table: Float32Array,
@@ -12,7 +13,7 @@ export function embeddingGather(
   for (let t = 0; t < ids.length; t++) {
     const id = ids[t];
     if (!(id >= 0 && id < rows && Number.isInteger(id))) {
-      throw new RangeError(`embeddingGather: id ${id} at position ${t} outside [0, ${rows})`);
+      throw new ValidationError(`ids[${t}]`, `embedding id ${id} outside [0, ${rows})`);
     }
     out.set(table.subarray(id * dim, id * dim + dim), t * dim);
   }

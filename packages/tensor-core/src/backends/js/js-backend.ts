@@ -1,6 +1,6 @@
 // The js backend: every kernel contract implemented with the plain functions of this folder. It is the
 // reference for the conformance suite and the fallback for kernels other backends leave out.
-import { ShapeMismatchError } from '../../errors';
+import { ShapeMismatchError, ValidationError } from '../../errors';
 import type { BackendV1, KernelImplementations } from '../../kernels/contracts';
 import {
   checkBroadcast,
@@ -92,7 +92,7 @@ export const jsKernels: KernelImplementations = {
     for (let t = 0; t < ids.length; t++) {
       const id = ids[t];
       if (!(Number.isInteger(id) && id >= 0 && id < vocab)) {
-        throw new RangeError(`embedding: id ${id} at position ${t} outside [0, ${vocab})`);
+        throw new ValidationError(`embedding.ids[${t}]`, `id ${id} outside [0, ${vocab})`);
       }
       out.set(table.row(id).toFloat32(), t * dim);
     }
