@@ -114,6 +114,8 @@ export async function startOpenAIFixtureServer(
         inFlight--;
       });
   });
+  // longer than any pause of a busy test machine, so clients never reuse a socket the server just closed
+  server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return Object.assign(state, {
