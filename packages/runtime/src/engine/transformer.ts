@@ -1,7 +1,7 @@
 // The decoder forward pass: embed -> layers (attention over a KVCacheV1, SwiGLU MLP) -> norm -> head.
 // Batched: a call processes T tokens at once (prefill is one call), each linear is one matmul.
 import type { KVCacheV1 } from '@meld/kv-cache';
-import { ValidationError } from '@meld/tensor-core';
+import { matmulF32 as matmulCore, ValidationError } from '@meld/tensor-core';
 import type { ModelConfig } from '../config';
 import { type AttentionObserverV1, observedQueries } from './attention-observer';
 import { addInPlace, rmsNorm, softmaxInPlace, swiglu } from './kernels';
@@ -161,6 +161,46 @@ export class Transformer {
    * `rows` slots just appended at the end of each head until this returns: query i sees slots
    * [0, length - rows + i].
    */
+  /**
+   * One query head over its KV head for a multi-token call, with the SIMD matmul:
+   * scores = Q K^T / sqrt(d) (causal mask), softmax, out = P V. Same results as the row loop.
+   */
+  private batchedHeadAttention(
+    head: number,
+    q: Float32Array,
+    out: Float32Array,
+    rows: number,
+    length: number,
+    keys: Float32Array,
+    values: Float32Array,
+    scores: Float32Array,
+    logits: Float32Array | undefined,
+  ): void {
+    const { numHeads, headDim } = this.config;
+    const qWidth = numHeads * headDim;
+    const before = length - rows;
+    const scale = 1 / Math.sqrt(headDim);
+    const queries = this.buffer('head-queries', rows * headDim);
+    for (let i = 0; i < rows; i++)
+      queries.set(q.subarray(i * qWidth + head * headDim, i * qWidth + (head + 1) * headDim), i * headDim);
+    matmulCore(scores, queries, keys.subarray(0, length * headDim), rows, length, headDim, true);
+    for (let i = 0; i < rows; i++) {
+      const so = i * length;
+      const visible = before + i + 1;
+      for (let j = 0; j < visible; j++) scores[so + j] *= scale;
+      for (let j = visible; j < length; j++) scores[so + j] = Number.NEGATIVE_INFINITY;
+      if (logits) logits.set(scores.subarray(so, so + length), so);
+      softmaxInPlace(scores, so, visible);
+      for (let j = visible; j < length; j++) scores[so + j] = 0;
+    }
+    const result = this.buffer('head-result', rows * headDim);
+    matmulCore(result, scores, values.subarray(0, length * headDim), rows, headDim, length, false);
+    for (let i = 0; i < rows; i++) {
+      const oo = i * qWidth + head * headDim;
+      for (let d = 0; d < headDim; d++) out[oo + d] += result[i * headDim + d];
+    }
+  }
+
   private attention(
     layer: number,
     q: Float32Array,
@@ -195,44 +235,47 @@ export class Transformer {
         : undefined;
       for (let g = 0; g < group; g++) {
         const head = kvHead * group + g;
-        for (let i = 0; i < rows; i++) {
-          const qo = i * qWidth + head * headDim;
-          const so = i * length;
-          const visible = before + i + 1;
-          if ((headDim & 3) === 0) {
-            for (let j = 0; j < visible; j++) {
-              const ko = j * headDim;
-              let s0 = 0;
-              let s1 = 0;
-              let s2 = 0;
-              let s3 = 0;
-              for (let d = 0; d < headDim; d += 4) {
-                s0 += q[qo + d] * keys[ko + d];
-                s1 += q[qo + d + 1] * keys[ko + d + 1];
-                s2 += q[qo + d + 2] * keys[ko + d + 2];
-                s3 += q[qo + d + 3] * keys[ko + d + 3];
+        if (rows >= 16) {
+          this.batchedHeadAttention(head, q, out, rows, length, keys, values, scores, logits);
+        } else
+          for (let i = 0; i < rows; i++) {
+            const qo = i * qWidth + head * headDim;
+            const so = i * length;
+            const visible = before + i + 1;
+            if ((headDim & 3) === 0) {
+              for (let j = 0; j < visible; j++) {
+                const ko = j * headDim;
+                let s0 = 0;
+                let s1 = 0;
+                let s2 = 0;
+                let s3 = 0;
+                for (let d = 0; d < headDim; d += 4) {
+                  s0 += q[qo + d] * keys[ko + d];
+                  s1 += q[qo + d + 1] * keys[ko + d + 1];
+                  s2 += q[qo + d + 2] * keys[ko + d + 2];
+                  s3 += q[qo + d + 3] * keys[ko + d + 3];
+                }
+                scores[so + j] = (s0 + s1 + (s2 + s3)) * scale;
               }
-              scores[so + j] = (s0 + s1 + (s2 + s3)) * scale;
+            } else {
+              for (let j = 0; j < visible; j++) {
+                const ko = j * headDim;
+                let s = 0;
+                for (let d = 0; d < headDim; d++) s += q[qo + d] * keys[ko + d];
+                scores[so + j] = s * scale;
+              }
             }
-          } else {
+            for (let j = visible; j < length; j++) scores[so + j] = Number.NEGATIVE_INFINITY;
+            if (logits) logits.set(scores.subarray(so, so + length), so);
+            softmaxInPlace(scores, so, visible);
+            for (let j = visible; j < length; j++) scores[so + j] = 0;
+            const oo = i * qWidth + head * headDim;
             for (let j = 0; j < visible; j++) {
-              const ko = j * headDim;
-              let s = 0;
-              for (let d = 0; d < headDim; d++) s += q[qo + d] * keys[ko + d];
-              scores[so + j] = s * scale;
+              const weight = scores[so + j];
+              const vo = j * headDim;
+              for (let d = 0; d < headDim; d++) out[oo + d] += weight * values[vo + d];
             }
           }
-          for (let j = visible; j < length; j++) scores[so + j] = Number.NEGATIVE_INFINITY;
-          if (logits) logits.set(scores.subarray(so, so + length), so);
-          softmaxInPlace(scores, so, visible);
-          for (let j = visible; j < length; j++) scores[so + j] = 0;
-          const oo = i * qWidth + head * headDim;
-          for (let j = 0; j < visible; j++) {
-            const weight = scores[so + j];
-            const vo = j * headDim;
-            for (let d = 0; d < headDim; d++) out[oo + d] += weight * values[vo + d];
-          }
-        }
         for (const observer of observers) {
           const queryIndices = observedQueries(observer, rows);
           const weights = new Float32Array(queryIndices.length * length);
