@@ -11,6 +11,7 @@
 //                                                              # HF folder, or hub id owner/name
 //       tokenizer: ../shared/models/stories260K/tok512.bin     # optional (found beside the model)
 //       kv_cache: { policy: full }                             # default for requests naming none
+//       homer_calibration: stories260K.bin.homer-calibration.json   # optional, for meld.long_context
 //
 // Model paths come from here only: a request names a model by `name`, never by path.
 import { existsSync } from 'node:fs';
@@ -33,6 +34,8 @@ export const modelEntrySchema = z.strictObject({
   /** The tokenizer file of a llama2.c checkpoint (default: tokenizer.bin or tok*.bin beside it). */
   tokenizer: z.string().min(1).optional(),
   kv_cache: kvCacheDefault.optional(),
+  /** HOMER calibration JSON for meld.long_context (default: SOURCE.homer-calibration.json when present). */
+  homer_calibration: z.string().min(1).optional(),
 });
 export type ModelEntry = z.infer<typeof modelEntrySchema>;
 
@@ -100,6 +103,7 @@ export async function loadServeConfigFile(file: string): Promise<ServeConfig> {
       ...model,
       source: resolveModelSource(model.source, base),
       ...(model.tokenizer ? { tokenizer: resolve(base, model.tokenizer) } : {}),
+      ...(model.homer_calibration ? { homer_calibration: resolve(base, model.homer_calibration) } : {}),
     })),
   };
 }

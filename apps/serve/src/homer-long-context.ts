@@ -1,7 +1,7 @@
 // meld.long_context over @meld/context-merge: HOMER reads a prompt longer than the model's context by
 // chunking it (sharing the prefix and suffix), merging the chunks layer by layer, and leaving one
 // merged KV cache of at most half the context; generation continues after it.
-import { homerInputFromText, homerPrefill, planHomer } from '@meld/context-merge';
+import { type HomerCalibration, homerInputFromText, homerPrefill, planHomer } from '@meld/context-merge';
 import type { KVCacheV1 } from '@meld/kv-cache';
 import type { Model } from '@meld/runtime';
 import { MeldError, ValidationError } from '@meld/tensor-core';
@@ -20,10 +20,16 @@ export class HomerLongContext {
   private readonly model: Model;
   private readonly maxChunkLength: number;
   private readonly createCache: (choice: KVCacheChoice) => KVCacheV1;
+  private readonly calibration: HomerCalibration | undefined;
 
-  constructor(model: Model, createCache: (choice: KVCacheChoice) => KVCacheV1) {
+  constructor(
+    model: Model,
+    createCache: (choice: KVCacheChoice) => KVCacheV1,
+    calibration: HomerCalibration | undefined,
+  ) {
     this.model = model;
     this.createCache = createCache;
+    this.calibration = calibration;
     // HOMER's reference default: chunks of half the trained context; the merged cache keeps as many.
     this.maxChunkLength = Math.floor(model.config.contextLength / 2);
     this.room = model.config.contextLength - this.maxChunkLength;
@@ -55,7 +61,10 @@ export class HomerLongContext {
     const input = this.input(prepared.request);
     const history = [...input.prefix, ...input.context, ...input.suffix];
     return new RuntimeSequence(this.model, sampling, history, () => {
-      const result = homerPrefill(this.model, input, { maxChunkLength: this.maxChunkLength });
+      const result = homerPrefill(this.model, input, {
+        maxChunkLength: this.maxChunkLength,
+        ...(this.calibration ? { calibration: this.calibration } : {}),
+      });
       let cache: KVCacheV1 = result.cache;
       if (kvCache) {
         // Continue in the requested policy's cache, holding the merged tokens.

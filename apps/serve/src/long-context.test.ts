@@ -1,12 +1,17 @@
 // meld.long_context (HOMER via @meld/context-merge) with the real model: inputs several times longer
 // than stories260K's 512-token context are read, and an input that fits one chunk gives exactly the
 // plain greedy completion (no merging happens, so the cache equals a plain prefill).
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { calibrateHomer, saveHomerCalibration } from '@meld/context-merge';
+import { loadModel } from '@meld/runtime';
 import { describeWithShared, sharedFile } from '@meld/test-utils';
 import type OpenAI from 'openai';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { parseServeConfig } from './config';
 import type { LongContextStats } from './engine';
-import type { StartedServer } from './start';
+import { type StartedServer, startServer } from './start';
 import { openaiClient, postJson, STORIES_FILES, startTestServer } from './test-helpers';
 
 type MeldUsage = OpenAI.CompletionUsage & {
@@ -93,6 +98,44 @@ describeWithShared(
       expect(text.length).toBeGreaterThan(0);
       expect(usage?.meld.kv_cache_policy).toBe('h2o');
       expect(usage?.meld.long_context?.[0]?.kept_tokens).toBeLessThanOrEqual(256);
+    });
+
+    it('uses a configured HOMER calibration file', async () => {
+      const model = await loadModel(sharedFile('models/stories260K/stories260K.bin'));
+      const calibration = calibrateHomer(model, longText, { maxWindows: 4 });
+      const file = join(mkdtempSync(join(tmpdir(), 'meld-serve-homer-')), 'calibration.json');
+      saveHomerCalibration(file, calibration);
+      const calibrated = await startServer(
+        parseServeConfig({
+          host: '127.0.0.1',
+          port: 0,
+          models: [
+            {
+              name: 'stories260K',
+              source: sharedFile('models/stories260K/stories260K.bin'),
+              homer_calibration: file,
+            },
+          ],
+        }),
+      );
+      try {
+        const response = await postJson(calibrated, '/v1/completions', {
+          model: 'stories260K',
+          prompt: longText,
+          max_tokens: 10,
+          temperature: 0,
+          meld: { long_context: { method: 'homer' } },
+        });
+        expect(response.status).toBe(200);
+        const usage = (response.json as { usage: MeldUsage }).usage;
+        expect(usage.meld.long_context?.[0]?.warnings).toEqual([]);
+        expect(usage.meld.long_context?.[0]?.kept_tokens).toBeLessThanOrEqual(256);
+      } finally {
+        await calibrated.close();
+      }
+      // Without one, the response says so.
+      const uncalibrated = await complete(longText, { long_context: { method: 'homer' } }, 10);
+      expect(uncalibrated.usage.meld.long_context?.[0]?.warnings[0]).toMatch(/no calibration/);
     });
 
     it('invalid long-context requests are 400s naming the field', async () => {

@@ -1,5 +1,7 @@
 // ServeEngineV1 over @meld/runtime: tokenizer, chat template, one decode step per `next()` with the
 // runtime's own forward pass and sampler, and a KV cache per sequence from @meld/kv-cache's policies.
+
+import type { HomerCalibration } from '@meld/context-merge';
 import { type KVCacheV1, kvPolicyNames, resolveKVOptions } from '@meld/kv-cache';
 import { HuggingFaceTokenizer, LocalLanguageModel, type Model } from '@meld/runtime';
 import type {
@@ -18,6 +20,8 @@ export interface RuntimeEngineOptions {
   defaultKVCache?: KVCacheChoice;
   /** Compress compressed caches every n decode steps (0 = the prompt only). */
   compressEvery: number;
+  /** HOMER's per-layer, per-distance bias for meld.long_context (without it: raw max logit). */
+  homerCalibration?: HomerCalibration;
 }
 
 export class RuntimeEngine implements ServeEngineV1 {
@@ -41,7 +45,11 @@ export class RuntimeEngine implements ServeEngineV1 {
     this.vocabularySize = model.config.vocabSize;
     this.embeddingSize = model.config.hiddenSize;
     this.chat = new LocalLanguageModel(model);
-    this.longContext = new HomerLongContext(model, (choice) => this.createCache(choice));
+    this.longContext = new HomerLongContext(
+      model,
+      (choice) => this.createCache(choice),
+      options.homerCalibration,
+    );
     const tokenizer = model.tokenizer;
     this.chatTemplate =
       tokenizer instanceof HuggingFaceTokenizer && tokenizer.chatTemplate ? 'model' : 'plain';
