@@ -7,7 +7,7 @@ import { describeWithShared, sharedFile } from '@meld/test-utils';
 import { describe, expect, it } from 'vitest';
 import { type CliResult, runCli } from './cli';
 import { defaultModelName, isHubId, loadServeConfigFile, resolveModelSource } from './config';
-import { postJson, STORIES_FILES } from './test-helpers';
+import { postJson, referenceText, STORIES_FILES } from './test-helpers';
 
 function capture() {
   const out = { stdout: '', stderr: '' };
@@ -65,7 +65,7 @@ describe('meld-serve flags', () => {
   });
 });
 
-describeWithShared('meld-serve start', STORIES_FILES, () => {
+describeWithShared('meld-serve start', [...STORIES_FILES, 'models/stories260K/stories260K.gguf'], () => {
   async function withServer(result: CliResult, use: (url: string) => Promise<void>) {
     expect(result.kind).toBe('serving');
     if (result.kind !== 'serving') return;
@@ -87,6 +87,30 @@ describeWithShared('meld-serve start', STORIES_FILES, () => {
       expect(out.stdout).toBe(`listening on ${url}\n`);
       const models = (await (await fetch(`${url}/v1/models`)).json()) as { data: Array<{ id: string }> };
       expect(models.data.map((model) => model.id)).toEqual(['stories260K']);
+    });
+  });
+
+  it('--model serves a GGUF file too (tokenizer inside), with the same greedy text', async () => {
+    const { io } = capture();
+    const argv = [
+      '--model',
+      sharedFile('models/stories260K/stories260K.gguf'),
+      '--model-name',
+      'g',
+      '--port',
+      '0',
+    ];
+    await withServer(await runCli(argv, io), async (url) => {
+      const prompt = 'Lily and Ben went to the zoo';
+      const response = await postJson({ url } as Parameters<typeof postJson>[0], '/v1/completions', {
+        model: 'g',
+        prompt,
+        max_tokens: 40,
+        temperature: 0,
+      });
+      const text = (response.json as { choices: Array<{ text: string }> }).choices[0]!.text;
+      expect(referenceText(2).startsWith(prompt + text)).toBe(true);
+      expect(text.length).toBeGreaterThan(80);
     });
   });
 
