@@ -72,6 +72,8 @@ export const op = {
   v128Load: (offset = 0) => [0xfd, 0x00, 4, ...unsignedLeb(offset)],
   /** v128.load with alignment hint 1 (q8_0 blocks are 34 bytes, so their int8 payload is unaligned). */
   v128LoadUnaligned: (offset = 0) => [0xfd, 0x00, 0, ...unsignedLeb(offset)],
+  /** v128.load32_splat: one f32 from memory into all four lanes (a single vbroadcastss on x64). */
+  v128Load32Splat: (offset = 0) => [0xfd, 0x09, 2, ...unsignedLeb(offset)],
   v128Store: (offset = 0) => [0xfd, 0x0b, 4, ...unsignedLeb(offset)],
   v128Zero: [0xfd, 0x0c, ...new Array<number>(16).fill(0)],
   f32x4Splat: [0xfd, 0x13],

@@ -21,7 +21,7 @@ export function matmulFunction(): FunctionDefinition {
   ];
   const rowStep: number[] = [];
   for (let row = 0; row < MATMUL_ROWS; row++) {
-    rowStep.push(...op.get(pa), ...op.f32Load(row * 4), ...op.f32x4Splat, ...op.set(s));
+    rowStep.push(...op.get(pa), ...op.v128Load32Splat(row * 4), ...op.set(s));
     for (let half = 0; half < 2; half++) {
       const accumulator = accumulators[row * 2 + half];
       rowStep.push(
