@@ -23,6 +23,48 @@ export interface RunLayersOptions {
   readonly adapters?: readonly ActiveAdapter[];
 }
 
+/** Decoding: one query (q[offset, offset + headDim)) over `length` slots; adds P V into out at `offset`. */
+function singleQueryAttention(
+  q: Float32Array,
+  offset: number,
+  keys: Float32Array,
+  values: Float32Array,
+  length: number,
+  headDim: number,
+  scale: number,
+  scores: Float32Array,
+  out: Float32Array,
+): void {
+  let max = Number.NEGATIVE_INFINITY;
+  for (let j = 0; j < length; j++) {
+    const ko = j * headDim;
+    let s0 = 0;
+    let s1 = 0;
+    let d = 0;
+    for (; d + 1 < headDim; d += 2) {
+      s0 += q[offset + d] * keys[ko + d];
+      s1 += q[offset + d + 1] * keys[ko + d + 1];
+    }
+    if (d < headDim) s0 += q[offset + d] * keys[ko + d];
+    const score = (s0 + s1) * scale;
+    scores[j] = score;
+    if (score > max) max = score;
+  }
+  let sum = 0;
+  for (let j = 0; j < length; j++) {
+    const e = Math.exp(scores[j] - max);
+    scores[j] = e;
+    sum += e;
+  }
+  const inverse = 1 / sum;
+  for (let j = 0; j < length; j++) {
+    const weight = scores[j] * inverse;
+    scores[j] = weight;
+    const vo = j * headDim;
+    for (let d = 0; d < headDim; d++) out[offset + d] += weight * values[vo + d];
+  }
+}
+
 export class Transformer {
   readonly config: ModelConfig;
   readonly weights: TransformerWeights;
@@ -235,7 +277,9 @@ export class Transformer {
         : undefined;
       for (let g = 0; g < group; g++) {
         const head = kvHead * group + g;
-        if (rows >= 16) {
+        if (rows === 1 && !logits) {
+          singleQueryAttention(q, head * headDim, keys, values, length, headDim, scale, scores, out);
+        } else if (rows >= 16) {
           this.batchedHeadAttention(head, q, out, rows, length, keys, values, scores, logits);
         } else
           for (let i = 0; i < rows; i++) {
