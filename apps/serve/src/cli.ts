@@ -139,7 +139,12 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<CliRes
     return { kind: 'exit', code: 0 };
   }
   const config = await resolveConfig(parsed.data, io.env ?? process.env);
-  const server = await startServer(config);
+  const server = await startServer(config, {
+    onError: (error, request) => {
+      const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      io.stderr(`meld-serve: ${request.method} ${request.path} failed: ${detail}\n`);
+    },
+  });
   io.stdout(`listening on ${server.url}\n`);
   return { kind: 'serving', server };
 }

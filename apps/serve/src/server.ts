@@ -19,6 +19,8 @@ export interface ServeServerOptions {
   /** When set, every route but /health needs `Authorization: Bearer <apiKey>`. */
   apiKey?: string;
   limits?: Partial<ServeServerLimits>;
+  /** Called with every unexpected error (answered as a 500); meld-serve prints them to stderr. */
+  onError?: (error: unknown, request: { method: string; path: string }) => void;
 }
 
 export interface ServeServerLimits extends ServeLimits {
@@ -70,6 +72,7 @@ export class ServeServer {
   private readonly apiKey: Buffer | undefined;
   private readonly inFlight = new Set<AbortController>();
   private draining: Promise<void> | undefined;
+  private readonly onError: ServeServerOptions['onError'];
 
   constructor(options: ServeServerOptions) {
     this.limits = { ...defaultLimits, ...options.limits };
@@ -86,6 +89,7 @@ export class ServeServer {
     for (const model of options.models) models.set(model.name, model);
     this.context = { models, scheduler: this.scheduler, metrics: this.metrics, limits: this.limits };
     this.apiKey = options.apiKey ? Buffer.from(options.apiKey) : undefined;
+    this.onError = options.onError;
     this.http = createServer((request, response) => void this.handle(request, response));
   }
 
@@ -190,6 +194,9 @@ export class ServeServer {
         return;
       }
       const httpError = toHttpError(error);
+      if (httpError.status >= 500 && httpError.errorCode !== 'shutting_down') {
+        this.onError?.(httpError.cause ?? error, { method, path });
+      }
       if (httpError.status === 413) response.setHeader('connection', 'close');
       sendError(response, httpError);
     } finally {

@@ -2,7 +2,7 @@
 import type { ServeConfig } from './config';
 import type { ServedModel } from './context';
 import { loadServedModel } from './models';
-import { ServeServer } from './server';
+import { ServeServer, type ServeServerOptions } from './server';
 
 export interface StartedServer {
   server: ServeServer;
@@ -14,7 +14,10 @@ export interface StartedServer {
   close(): Promise<void>;
 }
 
-export async function startServer(config: ServeConfig): Promise<StartedServer> {
+export async function startServer(
+  config: ServeConfig,
+  options: { onError?: ServeServerOptions['onError'] } = {},
+): Promise<StartedServer> {
   const models: ServedModel[] = [];
   for (const entry of config.models) {
     models.push(await loadServedModel(entry, { kvCompressEvery: config.limits.kv_compress_every }));
@@ -22,6 +25,7 @@ export async function startServer(config: ServeConfig): Promise<StartedServer> {
   const server = new ServeServer({
     models,
     ...(config.api_key ? { apiKey: config.api_key } : {}),
+    ...(options.onError ? { onError: options.onError } : {}),
     limits: {
       maxBodyBytes: config.limits.max_body_bytes,
       maxTokens: config.limits.max_tokens,
