@@ -1,6 +1,7 @@
 // Embedding functions for similarity checks: mean-pooled final hidden states of a local model, or
 // any OpenAI-compatible /embeddings endpoint (through @meld/llm's client).
 import { createOpenAICompatible } from '@meld/llm';
+import { ValidationError } from '@meld/tensor-core';
 import { Tape } from '../autodiff/tape';
 import type { TrainingTokenizer } from '../data/encode';
 import { type FrozenModel, trainForward } from '../model/train-forward';
@@ -50,7 +51,7 @@ export function endpointEmbedder(options: {
     const out: Float32Array[] = [];
     for (let i = 0; i < texts.length; i += batchSize) {
       const vectors = await model.embed?.(texts.slice(i, i + batchSize));
-      if (!vectors) throw new Error('the endpoint client cannot embed');
+      if (!vectors) throw new ValidationError('embed', 'the endpoint client cannot embed');
       out.push(...vectors);
     }
     return out;

@@ -1,5 +1,6 @@
 // The training-time Llama forward on the tape: frozen base weights plus LoRA factors
 // (y = x·Wᵀ + s·(dropout(x)·Aᵀ)·Bᵀ), returning logits or the final hidden states.
+import { ValidationError } from '@meld/tensor-core';
 import { causalAttention } from '../autodiff/attention';
 import { rmsnorm, rope, ropeTable } from '../autodiff/norm-rope';
 import { add, dropout, embedding, linear, scale, swiglu } from '../autodiff/ops';
@@ -37,7 +38,7 @@ export class FrozenModel {
 
   variable(name: string): Variable {
     const v = this.variables.get(name);
-    if (!v) throw new Error(`FrozenModel: no weight ${name}`);
+    if (!v) throw new ValidationError(`weights.${name}`, 'missing from the base model');
     return v;
   }
 }
