@@ -43,6 +43,14 @@ describeWithShared('meld-serve API with the openai client', STORIES_FILES, () =>
     expect(completion.usage?.completion_tokens).toBe(60);
     expect(completion.usage?.prompt_tokens).toBe(12); // BOS + 11 tokens, as /tokenize reports below
     expect(completion.usage?.total_tokens).toBe(72);
+    const echoed = await client.completions.create({
+      model: 'stories260K',
+      prompt: zooPrompt,
+      max_tokens: 60,
+      temperature: 0,
+      echo: true,
+    });
+    expect(echoed.choices[0]!.text).toBe(zooPrompt + choice.text);
   });
 
   it('streams the same text in OpenAI chunks, then usage, then [DONE]', async () => {
@@ -329,5 +337,8 @@ describeWithShared('meld-serve API with the openai client', STORIES_FILES, () =>
     });
     const unknownRoute = await postJson(server, '/v1/nothing', {});
     expect(unknownRoute.status).toBe(404);
+    expect((await fetch(`${server.url}/v1/completions`)).status).toBe(405);
+    const missingModel = await client.models.retrieve('nope').catch((error) => error);
+    expect(missingModel.code).toBe('model_not_found');
   });
 });
