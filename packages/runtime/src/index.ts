@@ -12,7 +12,7 @@ export {
   generateOptionsSchema,
 } from './generation/generate';
 export { Sampler, type SamplingOptions, XorShiftRandom } from './generation/sampler';
-export { ggufNameForHf, hfNameForGguf, loadGguf } from './load/gguf';
+export { loadGguf } from './load/gguf';
 export { loadHfFolder, readHfTokenizer } from './load/hf-folder';
 export {
   HubOfflineError,

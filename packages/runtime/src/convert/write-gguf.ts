@@ -1,8 +1,13 @@
 // Writes a loaded model as a GGUF file (llama.cpp's layout): llama.* metadata, the SentencePiece
 // vocabulary, q/k rows permuted to llama.cpp's interleaved RoPE order, weights as f32, f16 or q8_0
 // (norms stay f32; a matrix whose rows are not whole q8_0 blocks falls back to f16, as llama.cpp does).
-import { type GgufValue, ValidationError, writeGguf } from '@meld/tensor-core';
-import { ggufNameForHf, permuteRopeRows } from '../load/gguf';
+import {
+  canonicalTensorToGguf,
+  canonicalToGgufName,
+  type GgufValue,
+  ValidationError,
+  writeGguf,
+} from '@meld/tensor-core';
 import type { Model } from '../model';
 import { SentencePieceBpeTokenizer } from '../tokenizer/sentencepiece-bpe';
 
@@ -96,7 +101,7 @@ export function writeGgufModel(
   const tensors = [];
   for (const [name, tensor] of model.tensors) {
     if (name === 'lm_head.weight' && config.tieWordEmbeddings) continue;
-    const ggufName = ggufNameForHf(name);
+    const ggufName = canonicalToGgufName(name);
     if (!ggufName) {
       warnings.push(`${name}: no GGUF name, skipped`);
       continue;
@@ -108,17 +113,12 @@ export function writeGgufModel(
       type = 'F16';
       warnings.push(`${name}: ${columns} columns are not whole q8_0 blocks, written as f16`);
     }
-    const permute =
-      arch === 'llama' && /\.self_attn\.[qk]_proj\./.test(name)
-        ? name.includes('.q_proj.')
-          ? config.numHeads
-          : config.numKVHeads
-        : 0;
+    const permutation = arch === 'llama' ? { heads: config.numHeads, kvHeads: config.numKVHeads } : undefined;
     tensors.push({
       name: ggufName,
       shape: tensor.shape,
       type,
-      data: () => (permute ? permuteRopeRows(tensor, permute, false) : tensor),
+      data: () => canonicalTensorToGguf(name, tensor, permutation),
     });
   }
   writeGguf(path, { metadata, tensors });

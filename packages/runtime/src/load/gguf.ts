@@ -1,67 +1,18 @@
 // GGUF files (llama.cpp): metadata -> ModelConfig, the embedded SentencePiece vocabulary, and the
-// weights renamed to Hugging Face names. llama.cpp stores Llama q/k rows in the interleaved RoPE
-// order (its convert script permutes them); they are permuted back to HF's half-split order here,
-// row by row on the raw bytes, so quantized tensors stay quantized.
-import { FormatError, type GgufFile, openGguf, Tensor } from '@meld/tensor-core';
+// weights under Hugging Face names in HF layout (tensor-core's canonical names: llama.cpp's permuted
+// q/k rows are moved back row by row on the raw bytes, so quantized tensors stay quantized).
+import {
+  FormatError,
+  type GgufFile,
+  ggufQKPermutation,
+  ggufTensorToCanonical,
+  ggufToCanonicalName,
+  openGguf,
+  type Tensor,
+} from '@meld/tensor-core';
 import type { ModelConfig } from '../config';
 import { Model } from '../model';
 import { SentencePieceBpeTokenizer } from '../tokenizer/sentencepiece-bpe';
-
-const layerNames: Record<string, string> = {
-  attn_norm: 'input_layernorm',
-  attn_q: 'self_attn.q_proj',
-  attn_k: 'self_attn.k_proj',
-  attn_v: 'self_attn.v_proj',
-  attn_output: 'self_attn.o_proj',
-  ffn_norm: 'post_attention_layernorm',
-  ffn_gate: 'mlp.gate_proj',
-  ffn_up: 'mlp.up_proj',
-  ffn_down: 'mlp.down_proj',
-};
-
-/** HF name of a GGUF tensor name, or undefined for tensors the runtime does not use (e.g. rope_freqs). */
-export function hfNameForGguf(name: string): string | undefined {
-  if (name === 'token_embd.weight') return 'model.embed_tokens.weight';
-  if (name === 'output_norm.weight') return 'model.norm.weight';
-  if (name === 'output.weight') return 'lm_head.weight';
-  const match = /^blk\.(\d+)\.([a-z_]+)\.(weight|bias)$/.exec(name);
-  if (!match) return undefined;
-  const mapped = layerNames[match[2]!];
-  return mapped ? `model.layers.${match[1]}.${mapped}.${match[3]}` : undefined;
-}
-
-/** GGUF name of an HF tensor name (inverse of hfNameForGguf). */
-export function ggufNameForHf(name: string): string | undefined {
-  if (name === 'model.embed_tokens.weight') return 'token_embd.weight';
-  if (name === 'model.norm.weight') return 'output_norm.weight';
-  if (name === 'lm_head.weight') return 'output.weight';
-  const match = /^model\.layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(name);
-  if (!match) return undefined;
-  const entry = Object.entries(layerNames).find(([, hf]) => hf === match[2]);
-  return entry ? `blk.${match[1]}.${entry[0]}.${match[3]}` : undefined;
-}
-
-/**
- * Permutes the rows of a [heads * headDim, ...] tensor between RoPE layouts on raw bytes (any dtype).
- * toHalf: interleaved (llama.cpp) -> half-split (HF); otherwise the inverse.
- */
-export function permuteRopeRows(tensor: Tensor, heads: number, toHalf: boolean): Tensor {
-  const rows = tensor.shape[0]!;
-  const headDim = rows / heads;
-  const half = headDim / 2;
-  const bytes = tensor.bytes();
-  const rowBytes = bytes.byteLength / rows;
-  const out = new Uint8Array(bytes.byteLength);
-  for (let h = 0; h < heads; h++) {
-    for (let j = 0; j < headDim; j++) {
-      const interleaved = j < half ? 2 * j : 2 * (j - half) + 1;
-      const [from, to] = toHalf ? [interleaved, j] : [j, interleaved];
-      const source = (h * headDim + from) * rowBytes;
-      out.set(bytes.subarray(source, source + rowBytes), (h * headDim + to) * rowBytes);
-    }
-  }
-  return Tensor.fromBytes(tensor.dtype, tensor.shape, out);
-}
 
 function numberArray(file: GgufFile, key: string): number[] | undefined {
   const value = file.get(key);
@@ -154,10 +105,10 @@ export async function loadGguf(path: string, options: { contextLength?: number }
     const config = ggufConfig(file, tokenizer.vocabSize);
     if (options.contextLength) config.contextLength = options.contextLength;
     const warnings: string[] = [];
-    const llama = config.architecture === 'llama';
+    const permutation = ggufQKPermutation(file);
     const ggufNames = new Map<string, string>();
     for (const name of file.names) {
-      const hfName = hfNameForGguf(name);
+      const hfName = ggufToCanonicalName(name);
       if (hfName) ggufNames.set(hfName, name);
       else warnings.push(`${name}: not used`);
     }
@@ -168,12 +119,7 @@ export async function loadGguf(path: string, options: { contextLength?: number }
     const read = (hfName: string): Tensor | undefined => {
       const name = ggufNames.get(hfName);
       if (!name) return undefined;
-      let tensor = file.readTensor(name);
-      if (llama && /\.self_attn\.q_proj\./.test(hfName))
-        tensor = permuteRopeRows(tensor, config.numHeads, true);
-      if (llama && /\.self_attn\.k_proj\./.test(hfName))
-        tensor = permuteRopeRows(tensor, config.numKVHeads, true);
-      return tensor;
+      return ggufTensorToCanonical(hfName, file.readTensor(name), permutation);
     };
     const tensors = { get: read, has: (name: string) => ggufNames.has(name), keys: () => ggufNames.keys() };
     return new Model({ config, tokenizer, format: 'gguf', tensors, source: path, warnings });
