@@ -1,3 +1,4 @@
+import type {} from '@meld/test-utils/setup';
 import { describe, expect, it } from 'vitest';
 import { livePositions, liveRows, storeOf } from '../__fixtures__/stores';
 import { seededRandom } from '../random';
