@@ -29,6 +29,15 @@ describe('chunker', () => {
 });
 
 describeWithShared('chunker on a Gutenberg book', ['data/books/pg84.txt'], () => {
+  it('relies on cl100k counts adding up over newline joins (checked on every neighbouring pair)', () => {
+    const lines = readFileSync(sharedFile('data/books/pg84.txt'), 'utf8').replace(/\r/g, '').split('\n');
+    const paragraphs = lines.filter((line) => line.length > 0).slice(0, 1500);
+    for (let index = 0; index + 1 < paragraphs.length; index++) {
+      const [a, b] = [paragraphs[index], paragraphs[index + 1]];
+      expect(countCl100k(`${a}\n${b}`)).toBe(countCl100k(`${a}\n`) + countCl100k(b));
+    }
+  });
+
   it('never exceeds the chunk size, loses no text and packs greedily', async () => {
     const paragraphs = readFileSync(sharedFile('data/books/pg84.txt'), 'utf8')
       .replace(/\r/g, '')

@@ -44,7 +44,7 @@ async function cutToFit(text: string, limit: number, count: Count): Promise<[hea
         low = middle + 1;
       } else high = middle - 1;
     }
-    if (best >= 0) return [text.slice(0, best + 1), text.slice(best + 1)];
+    if (best >= 0) return [text.slice(0, best + 1), text.slice(best + 1).replace(/^\s+/, '')];
   }
   // No punctuation fits: cut at the last whitespace that fits (or at a character boundary).
   let low = 1;
@@ -56,7 +56,7 @@ async function cutToFit(text: string, limit: number, count: Count): Promise<[hea
   }
   const space = text.lastIndexOf(' ', low);
   const end = space > 0 ? space : low;
-  return [text.slice(0, end), text.slice(end)];
+  return [text.slice(0, end), text.slice(end).replace(/^\s+/, '')];
 }
 
 export async function chunkText(text: string, options: ChunkOptions): Promise<string[]> {
@@ -70,17 +70,38 @@ export async function chunkText(text: string, options: ChunkOptions): Promise<st
   const count: Count = (piece) => counter.count(piece);
   const paragraphs = text.split('\n').filter((paragraph) => paragraph.length > 0);
   if (paragraphs.length === 0) return [];
-  if ((await count(paragraphs.join('\n'))) <= chunkSize) return [paragraphs.join('\n')];
+
+  // With an additive counter (cl100k: no token crosses a newline that starts a line),
+  // count(a + '\n' + b) = count(a + '\n') + count(b), so each paragraph is counted once and the
+  // chunk sizes are exact sums. count(p + '\n') only differs from count(p) in p's last word.
+  const additive = counter.additiveOverNewlines === true;
+  const tokens: number[] = [];
+  const withNewline: number[] = [];
+  const newlineCount = async (paragraph: string, paragraphTokens: number) => {
+    const space = paragraph.lastIndexOf(' ');
+    if (space <= 0) return count(`${paragraph}\n`);
+    const tail = paragraph.slice(space);
+    return paragraphTokens + (await count(`${tail}\n`)) - (await count(tail));
+  };
+  for (const paragraph of paragraphs) {
+    const paragraphTokens = await count(paragraph);
+    tokens.push(paragraphTokens);
+    if (additive) withNewline.push(await newlineCount(paragraph, paragraphTokens));
+  }
+  const whole = paragraphs.join('\n');
+  const wholeTokens = additive
+    ? withNewline.slice(0, -1).reduce((sum, value) => sum + value, 0) + tokens[tokens.length - 1]
+    : await count(whole);
+  if (wholeTokens <= chunkSize) return [whole];
 
   const chunks: string[] = [];
   let current = '';
-  let currentTokens = 0;
-  /** Joins since `currentTokens` was last counted exactly: each may shift the sum by a token. */
-  let joins = 0;
-  for (const paragraph of paragraphs) {
-    const candidate = current.length > 0 ? `${current}\n${paragraph}` : paragraph;
-    const paragraphTokens = await count(paragraph);
-    if (paragraphTokens > chunkSize) {
+  /** count(current + '\n') when additive. */
+  let currentWithNewline = 0;
+  for (let index = 0; index < paragraphs.length; index++) {
+    const paragraph = paragraphs[index];
+    if (tokens[index] > chunkSize) {
+      const candidate = current.length > 0 ? `${current}\n${paragraph}` : paragraph;
       let [head, rest] = await cutToFit(candidate, chunkSize, count);
       chunks.push(head);
       while ((await count(rest)) > chunkSize) {
@@ -88,25 +109,25 @@ export async function chunkText(text: string, options: ChunkOptions): Promise<st
         chunks.push(head);
       }
       current = rest;
-      currentTokens = await count(rest);
-      joins = 0;
+      currentWithNewline = additive && rest.length > 0 ? await newlineCount(rest, await count(rest)) : 0;
       continue;
     }
-    // Counts nearly add up across a '\n' join; near the limit we count exactly (so the decision is exact).
-    const estimate = currentTokens + paragraphTokens + (current.length > 0 ? 1 : 0);
-    const exact = Math.abs(estimate - chunkSize) <= 16 + 2 * joins;
-    const candidateTokens = exact ? await count(candidate) : estimate;
+    if (current.length === 0) {
+      current = paragraph;
+      currentWithNewline = additive ? withNewline[index] : 0;
+      continue;
+    }
+    const candidate = `${current}\n${paragraph}`;
+    const candidateTokens = additive ? currentWithNewline + tokens[index] : await count(candidate);
     if (candidateTokens > chunkSize) {
       chunks.push(current);
       current = paragraph;
-      currentTokens = paragraphTokens;
-      joins = 0;
+      currentWithNewline = additive ? withNewline[index] : 0;
     } else {
       current = candidate;
-      currentTokens = candidateTokens;
-      joins = exact ? 0 : joins + 1;
+      if (additive) currentWithNewline += withNewline[index];
     }
   }
   if (current.length > 0) chunks.push(current);
-  return chunks.map((chunk) => chunk.replace(/^\s+/, '')).filter((chunk) => chunk.length > 0);
+  return chunks.filter((chunk) => chunk.length > 0);
 }

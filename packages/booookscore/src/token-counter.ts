@@ -8,6 +8,11 @@ export interface TokenCounterV1 {
   readonly specificationVersion: 'v1';
   readonly name: string;
   count(text: string): Promise<number>;
+  /**
+   * True when count(a + '\n' + b) = count(a + '\n') + count(b) for any line b (no token crosses a
+   * newline that starts a line): lets the chunker count incrementally. False or absent: it recounts.
+   */
+  readonly additiveOverNewlines?: boolean;
   /** The longest prefix of `text` with at most `maxTokens` tokens. */
   truncate(text: string, maxTokens: number): Promise<string>;
 }
@@ -27,6 +32,7 @@ export function countCl100k(text: string): number {
 export const cl100kCounter: TokenCounterV1 = {
   specificationVersion: 'v1',
   name: 'cl100k_base',
+  additiveOverNewlines: true,
   count: async (text) => countCl100k(text),
   truncate: async (text, maxTokens) => {
     const tokens = encoding().encode(text, 'all');
