@@ -154,7 +154,7 @@ const results: Record<string, unknown>[] = [];
 try {
   const folders = [0, 1, 2].map((m) => join(root, `model-${m}`));
   let started = performance.now();
-  folders.forEach((folder, m) => writeModel(folder, layers, m));
+  for (const [m, folder] of folders.entries()) writeModel(folder, layers, m);
   const inputs = folders.flatMap(shardFiles);
   const inputBytes = inputs.reduce((sum, f) => sum + statSync(f).size, 0);
   log(
