@@ -1,9 +1,10 @@
 // pnpm bench:tensor — @meld/tensor-core kernels against this machine's memory bandwidth and onnxruntime:
 // memory bandwidth (copy, read-only stream), f32 matvec 4096x4096 and 11008x4096, matmul 512/1024/2048 for
 // js (TypeScript + WebAssembly SIMD) and ort at 1 and 2 threads, and webgpu where an adapter exists.
+// Candidates that are compared are measured in interleaved rounds (a slice of each, round after round), so
+// on a shared machine they see the same quiet and busy moments; each is reported by its fastest iteration.
 // Writes packages/tensor-core/bench-results.json and the table between the bench markers of its README.
 //   node dist/bench-tensor.js [--quick] [--no-readme]
-
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +36,7 @@ if (flags.help) {
   process.stdout.write(
     [
       'pnpm bench:tensor [-- options]',
-      '  --quick      shorter timings (0.3 s per measurement instead of 1 s); for smoke runs',
+      '  --quick      one short round per comparison instead of four; for smoke runs',
       '  --no-readme  print the table and write the JSON only, leave packages/tensor-core/README.md alone',
       '',
     ].join('\n'),
@@ -43,13 +44,14 @@ if (flags.help) {
   process.exit(0);
 }
 
-const seconds = flags.quick ? 0.3 : 1;
+const rounds = flags.quick ? 1 : 4;
+const sliceMs = flags.quick ? 150 : 300;
 const loadAtStart = loadavg()[0];
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const packageDir = fileURLToPath(new URL('../../../packages/tensor-core/', import.meta.url));
 
 interface Timing {
-  /** Fastest iteration (STREAM's convention; the table uses it). */
+  /** Fastest iteration (STREAM's convention; the tables use it). */
   bestMs: number;
   medianMs: number;
   iterations: number;
@@ -57,25 +59,52 @@ interface Timing {
   cpuMs: number;
 }
 
-/** Warm-up once, then iterate for `seconds` (at least 3 times); the median time per iteration. */
-async function time(run: () => unknown | Promise<unknown>): Promise<Timing> {
-  await run();
-  const samples: number[] = [];
-  const cpuStart = process.cpuUsage();
-  const start = performance.now();
-  while (samples.length < 3 || performance.now() - start < seconds * 1000) {
-    const t0 = performance.now();
-    await run();
-    samples.push(performance.now() - t0);
+interface Candidate {
+  key: string;
+  /** Untimed preparation before each slice (thread counts). */
+  setup?: () => void;
+  run: () => unknown;
+}
+
+/**
+ * Warms each candidate up once, then runs `rounds` rounds; in each, every candidate iterates for `sliceMs`
+ * (at least once). Returns each candidate's timing over all its iterations.
+ */
+async function interleave(candidates: Candidate[]): Promise<Map<string, Timing>> {
+  const samples = new Map<string, number[]>(candidates.map((c) => [c.key, []]));
+  const cpuMs = new Map<string, number>(candidates.map((c) => [c.key, 0]));
+  for (const candidate of candidates) {
+    candidate.setup?.();
+    await candidate.run();
   }
-  const cpu = process.cpuUsage(cpuStart);
-  samples.sort((a, b) => a - b);
-  return {
-    bestMs: samples[0],
-    medianMs: samples[samples.length >> 1],
-    iterations: samples.length,
-    cpuMs: (cpu.user + cpu.system) / 1000 / samples.length,
-  };
+  for (let round = 0; round < rounds; round++) {
+    for (const candidate of candidates) {
+      candidate.setup?.();
+      const list = samples.get(candidate.key)!;
+      const cpuStart = process.cpuUsage();
+      const start = performance.now();
+      let count = 0;
+      while (count === 0 || performance.now() - start < sliceMs) {
+        const t0 = performance.now();
+        await candidate.run();
+        list.push(performance.now() - t0);
+        count++;
+      }
+      const cpu = process.cpuUsage(cpuStart);
+      cpuMs.set(candidate.key, cpuMs.get(candidate.key)! + (cpu.user + cpu.system) / 1000);
+    }
+  }
+  const result = new Map<string, Timing>();
+  for (const [key, list] of samples) {
+    const sorted = [...list].sort((a, b) => a - b);
+    result.set(key, {
+      bestMs: sorted[0],
+      medianMs: sorted[sorted.length >> 1],
+      iterations: sorted.length,
+      cpuMs: cpuMs.get(key)! / sorted.length,
+    });
+  }
+  return result;
 }
 
 function random(count: number, seed: number): Float32Array {
@@ -91,39 +120,7 @@ function random(count: number, seed: number): Float32Array {
 const gbPerSecond = (bytes: number, ms: number) => bytes / (ms / 1000) / 1e9;
 const round = (value: number, digits = 1) => Number(value.toFixed(digits));
 
-// ---- memory bandwidth -------------------------------------------------------------------------------
-const streamBytes = 256 * 1024 * 1024;
-const arena = createSimdArena({ initialBytes: streamBytes + 300 * 1024 * 1024 });
-const memory: { measurement: string; threads: number; gbPerSecond: number; ms: number }[] = [];
-{
-  log('memory bandwidth...');
-  const source = new Float32Array(streamBytes / 4).fill(1);
-  const target = new Float32Array(streamBytes / 4);
-  const copy = await time(() => target.set(source));
-  memory.push({
-    measurement: 'copy (TypedArray.set), (read + written bytes) / s',
-    threads: 1,
-    gbPerSecond: round(gbPerSecond(2 * streamBytes, copy.bestMs)),
-    ms: round(copy.bestMs, 2),
-  });
-  const stream = arena.allocateF32(streamBytes / 4);
-  stream.set(source);
-  for (const threads of [1, 2]) {
-    arena.setThreads(threads);
-    const read = await time(() => arena.sum(stream));
-    memory.push({
-      measurement: 'read-only stream (WebAssembly SIMD sum)',
-      threads,
-      gbPerSecond: round(gbPerSecond(streamBytes, read.bestMs)),
-      ms: round(read.bestMs, 2),
-    });
-  }
-}
-const readOnlyStream = Math.max(
-  ...memory.filter((m) => m.measurement.startsWith('read-only')).map((m) => m.gbPerSecond),
-);
-
-// ---- backends -----------------------------------------------------------------------------------------
+// ---- backends and memory --------------------------------------------------------------------------------
 const ort: Record<number, BackendV1> = {
   1: await createOrtBackend({ intraOpNumThreads: 1 }),
   2: await createOrtBackend({ intraOpNumThreads: 2 }),
@@ -135,12 +132,58 @@ try {
 } catch (error) {
   webgpuReason = error instanceof Error ? error.message : String(error);
 }
+const streamBytes = 256 * 1024 * 1024;
+const arena = createSimdArena({ initialBytes: streamBytes + 340 * 1024 * 1024 });
+const stream = arena.allocateF32(streamBytes / 4);
+stream.fill(1);
+// onnxruntime reads ordinary memory (an arena's SharedArrayBuffer would be copied on every call).
+const streamHeap = new Float32Array(streamBytes / 4).fill(1);
+const streamTensor = Tensor.fromF32(streamHeap, [streamBytes / 4 / 4096, 4096]);
+const threadsOf = (threads: number) => () => arena.setThreads(threads);
+/** The read-only probes: every reader we have, each streaming 256 MiB once per iteration. */
+const streamCandidates: Candidate[] = [
+  ...[1, 2].map((threads) => ({
+    key: `stream wasm ${threads}`,
+    setup: threadsOf(threads),
+    run: () => arena.sum(stream),
+  })),
+  ...[1, 2].map((threads) => ({
+    key: `stream ort ${threads}`,
+    run: () => runKernel(ort[threads], 'reduce', { x: streamTensor }, { operation: 'sum' }),
+  })),
+];
+const streamLabel = (key: string) =>
+  key.includes('wasm') ? 'read-only stream: WebAssembly SIMD sum' : 'read-only stream: onnxruntime ReduceSum';
+
+// ---- memory bandwidth -------------------------------------------------------------------------------
+log('memory bandwidth...');
+const memory: { measurement: string; threads: number; gbPerSecond: number; ms: number }[] = [];
+{
+  const target = new Float32Array(streamBytes / 4);
+  const timings = await interleave([{ key: 'copy', run: () => target.set(streamHeap) }, ...streamCandidates]);
+  const copy = timings.get('copy')!;
+  memory.push({
+    measurement: 'copy (TypedArray.set), (read + written bytes) / s',
+    threads: 1,
+    gbPerSecond: round(gbPerSecond(2 * streamBytes, copy.bestMs)),
+    ms: round(copy.bestMs, 2),
+  });
+  for (const candidate of streamCandidates) {
+    const timing = timings.get(candidate.key)!;
+    memory.push({
+      measurement: streamLabel(candidate.key),
+      threads: Number(candidate.key.slice(-1)),
+      gbPerSecond: round(gbPerSecond(streamBytes, timing.bestMs)),
+      ms: round(timing.bestMs, 2),
+    });
+  }
+}
 
 // ---- matvec -------------------------------------------------------------------------------------------
 interface MatvecRow {
   shape: string;
   path: string;
-  threads: number;
+  threads: number | string;
   ms: number;
   medianMs: number;
   weightGbPerSecond: number;
@@ -148,6 +191,7 @@ interface MatvecRow {
 }
 const matvecRows: MatvecRow[] = [];
 const Q8_PATH = 'js: WebAssembly SIMD, q8_0 weights (GB/s of q8_0 bytes)';
+const STREAM_PATH = 'read-only stream (fastest probe, same rounds)';
 for (const [rows, cols] of [
   [4096, 4096],
   [11008, 4096],
@@ -155,11 +199,33 @@ for (const [rows, cols] of [
   log(`matvec ${rows}x${cols}...`);
   const heapWeight = random(rows * cols, rows);
   const arenaWeight = arena.copyF32(heapWeight);
+  const q8Weight = arena.copyBytes(quantizeQ8_0(heapWeight));
   const x = random(cols, 3);
   const out = new Float32Array(rows);
-  const bytes = rows * cols * 4;
-  const add = (path: string, threads: number, timing: Timing, bytesRead = bytes) => {
-    const rate = gbPerSecond(bytesRead, timing.bestMs);
+  const weight = Tensor.fromF32(heapWeight, [rows, cols]);
+  const xTensor = Tensor.fromF32(x, [cols]);
+  const candidates: Candidate[] = [
+    ...streamCandidates,
+    { key: 'js: TypeScript loop 1', run: () => matvecF32Scalar(out, heapWeight, x, rows, cols) },
+    ...[1, 2].map((threads) => ({
+      key: `js: WebAssembly SIMD ${threads}`,
+      setup: threadsOf(threads),
+      run: () => matvecF32(out, arenaWeight, x, rows, cols),
+    })),
+    { key: `${Q8_PATH} 1`, setup: threadsOf(1), run: () => matvecQ8_0(out, q8Weight, x, rows, cols) },
+    ...[1, 2].map((threads) => ({
+      key: `ort ${threads}`,
+      run: () => runKernel(ort[threads], 'matvec', { weight, x: xTensor }),
+    })),
+    ...(webgpu !== undefined
+      ? [{ key: 'webgpu GPU', run: () => runKernel(webgpu!, 'matvec', { weight, x: xTensor }) }]
+      : []),
+  ];
+  const timings = await interleave(candidates);
+  const streamRate = Math.max(
+    ...streamCandidates.map((c) => gbPerSecond(streamBytes, timings.get(c.key)!.bestMs)),
+  );
+  const add = (path: string, threads: number | string, timing: Timing, rate: number) =>
     matvecRows.push({
       shape: `${rows}x${cols}`,
       path,
@@ -167,25 +233,26 @@ for (const [rows, cols] of [
       ms: round(timing.bestMs, 2),
       medianMs: round(timing.medianMs, 2),
       weightGbPerSecond: round(rate),
-      percentOfReadOnlyStream: round((100 * rate) / readOnlyStream, 0),
+      percentOfReadOnlyStream: round((100 * rate) / streamRate, 0),
     });
-  };
-  add('js: TypeScript loop', 1, await time(() => matvecF32Scalar(out, heapWeight, x, rows, cols)));
-  for (const threads of [1, 2]) {
-    arena.setThreads(threads);
-    add('js: WebAssembly SIMD', threads, await time(() => matvecF32(out, arenaWeight, x, rows, cols)));
+  const fastestStream = streamCandidates.reduce((best, c) =>
+    timings.get(c.key)!.bestMs < timings.get(best.key)!.bestMs ? c : best,
+  );
+  add(
+    `${STREAM_PATH}: ${streamLabel(fastestStream.key).replace('read-only stream: ', '')}`,
+    Number(fastestStream.key.slice(-1)),
+    timings.get(fastestStream.key)!,
+    streamRate,
+  );
+  for (const candidate of candidates.slice(streamCandidates.length)) {
+    const separator = candidate.key.lastIndexOf(' ');
+    const path = candidate.key.slice(0, separator);
+    const threads = candidate.key.slice(separator + 1);
+    const timing = timings.get(candidate.key)!;
+    const bytes = path === Q8_PATH ? q8Weight.length : rows * cols * 4;
+    add(path, threads === 'GPU' ? 'GPU' : Number(threads), timing, gbPerSecond(bytes, timing.bestMs));
   }
-  const q8Weight = arena.copyBytes(quantizeQ8_0(heapWeight));
-  arena.setThreads(1);
-  add(Q8_PATH, 1, await time(() => matvecQ8_0(out, q8Weight, x, rows, cols)), q8Weight.length);
-  const weight = Tensor.fromF32(heapWeight, [rows, cols]);
-  const xTensor = Tensor.fromF32(x, [cols]);
-  for (const threads of [1, 2])
-    add('ort', threads, await time(() => runKernel(ort[threads], 'matvec', { weight, x: xTensor })));
-  if (webgpu !== undefined)
-    add(`webgpu`, 0, await time(() => runKernel(webgpu!, 'matvec', { weight, x: xTensor })));
 }
-arena.close();
 
 // ---- matmul -------------------------------------------------------------------------------------------
 interface MatmulRow {
@@ -201,67 +268,92 @@ interface MatmulRow {
 const matmulRows: MatmulRow[] = [];
 const JS_MATMUL = 'js (TypeScript + WebAssembly SIMD)';
 const ORT_MATMUL = 'ort (onnxruntime-node CPU)';
+const TS_MATMUL = 'js: TypeScript loop only (reference)';
 for (const n of [512, 1024, 2048]) {
   log(`matmul ${n}...`);
   const a = random(n * n, 1);
   const b = random(n * n, 2);
   const out = new Float32Array(n * n);
+  const aTensor = Tensor.fromF32(a, [n, n]);
+  const bTensor = Tensor.fromF32(b, [n, n]);
+  const candidates: Candidate[] = [
+    ...(n === 512 ? [{ key: `${TS_MATMUL}|1`, run: () => matmulF32Scalar(out, a, b, n, n, n, false) }] : []),
+    ...[1, 2].map((threads) => ({
+      key: `${JS_MATMUL}|${threads}`,
+      setup: () => setKernelThreads(threads),
+      run: () => matmulF32(out, a, b, n, n, n),
+    })),
+    ...[1, 2].map((threads) => ({
+      key: `${ORT_MATMUL}|${threads}`,
+      run: () => runKernel(ort[threads], 'matmul', { a: aTensor, b: bTensor }),
+    })),
+    ...(webgpu !== undefined
+      ? [
+          {
+            key: `webgpu (${webgpu.description})|GPU`,
+            run: () => runKernel(webgpu!, 'matmul', { a: aTensor, b: bTensor }),
+          },
+        ]
+      : []),
+  ];
+  const timings = await interleave(candidates);
   const flops = 2 * n ** 3;
-  const add = (backend: string, threads: number | string, timing: Timing | null) =>
+  for (const candidate of candidates) {
+    const [backend, threads] = candidate.key.split('|');
+    const timing = timings.get(candidate.key)!;
     matmulRows.push({
       n,
       backend,
-      threads,
-      ms: timing ? round(timing.bestMs, 1) : null,
-      medianMs: timing ? round(timing.medianMs, 1) : null,
-      gflops: timing ? round(flops / (timing.bestMs / 1000) / 1e9) : null,
-      gflopsPerCpuSecond: timing ? round(flops / (timing.cpuMs / 1000) / 1e9) : null,
+      threads: threads === 'GPU' ? 'GPU' : Number(threads),
+      ms: round(timing.bestMs, 1),
+      medianMs: round(timing.medianMs, 1),
+      gflops: round(flops / (timing.bestMs / 1000) / 1e9),
+      gflopsPerCpuSecond: round(flops / (timing.cpuMs / 1000) / 1e9),
     });
-  if (n === 512)
-    add(
-      'js: TypeScript loop only (reference)',
-      1,
-      await time(() => matmulF32Scalar(out, a, b, n, n, n, false)),
-    );
-  for (const threads of [1, 2]) {
-    setKernelThreads(threads);
-    add(JS_MATMUL, threads, await time(() => matmulF32(out, a, b, n, n, n)));
   }
-  setKernelThreads(1);
-  const aTensor = Tensor.fromF32(a, [n, n]);
-  const bTensor = Tensor.fromF32(b, [n, n]);
-  for (const threads of [1, 2])
-    add(ORT_MATMUL, threads, await time(() => runKernel(ort[threads], 'matmul', { a: aTensor, b: bTensor })));
-  if (webgpu !== undefined)
-    add(
-      `webgpu (${webgpu.description})`,
-      'GPU',
-      await time(() => runKernel(webgpu!, 'matmul', { a: aTensor, b: bTensor })),
-    );
-  else add('webgpu', 'not measured', null);
+  if (webgpu === undefined)
+    matmulRows.push({
+      n,
+      backend: 'webgpu',
+      threads: 'not measured',
+      ms: null,
+      medianMs: null,
+      gflops: null,
+      gflopsPerCpuSecond: null,
+    });
 }
+setKernelThreads(1);
+arena.close();
 for (const backend of Object.values(ort)) await backend.dispose?.();
 await webgpu?.dispose?.();
 
 // ---- goals ----------------------------------------------------------------------------------------------
-const cpuMatvec = matvecRows.filter((row) => row.path !== 'webgpu' && row.path !== Q8_PATH);
-const bestMatvec = cpuMatvec.reduce((best, row) =>
-  row.percentOfReadOnlyStream > best.percentOfReadOnlyStream ? row : best,
+const cpuMatvec = matvecRows.filter(
+  (row) => row.threads !== 'GPU' && row.path !== Q8_PATH && !row.path.startsWith(STREAM_PATH),
 );
-const rate = (backend: string, threads: number) =>
-  matmulRows.find((row) => row.n === 1024 && row.backend === backend && row.threads === threads)?.gflops ??
+const streamFor = (shape: string) =>
+  matvecRows.find((row) => row.shape === shape && row.path.startsWith(STREAM_PATH))?.weightGbPerSecond;
+const rate = (backend: string, threads: number, field: 'gflops' | 'gflopsPerCpuSecond') =>
+  matmulRows.find((row) => row.n === 1024 && row.backend === backend && row.threads === threads)?.[field] ??
   Number.NaN;
 const goals = [
-  {
-    goal: 'fastest CPU matvec streams f32 weights at >= 70% of the read-only stream',
-    measured: `${bestMatvec.percentOfReadOnlyStream}% (${bestMatvec.path}, ${bestMatvec.threads} thread(s), ${bestMatvec.shape}: ${bestMatvec.weightGbPerSecond} of ${readOnlyStream} GB/s)`,
-    met: bestMatvec.percentOfReadOnlyStream >= 70,
-  },
+  ...['4096x4096', '11008x4096'].map((shape) => {
+    const best = cpuMatvec
+      .filter((row) => row.shape === shape)
+      .reduce((a, b) => (b.percentOfReadOnlyStream > a.percentOfReadOnlyStream ? b : a));
+    return {
+      goal: `fastest CPU matvec streams f32 weights at >= 70% of the read-only stream (${shape})`,
+      measured: `${best.percentOfReadOnlyStream}% (${best.path}, ${best.threads} thread(s): ${best.weightGbPerSecond} of ${streamFor(shape)} GB/s)`,
+      met: best.percentOfReadOnlyStream >= 70,
+    };
+  }),
   ...[1, 2].map((threads) => {
-    const ratio = rate(ORT_MATMUL, threads) / rate(JS_MATMUL, threads);
+    const ratio = rate(ORT_MATMUL, threads, 'gflops') / rate(JS_MATMUL, threads, 'gflops');
+    const perCpu =
+      rate(ORT_MATMUL, threads, 'gflopsPerCpuSecond') / rate(JS_MATMUL, threads, 'gflopsPerCpuSecond');
     return {
       goal: `js within 4x of ort on matmul 1024 at ${threads} thread(s)`,
-      measured: `ort/js = ${round(ratio, 2)}x (${rate(ORT_MATMUL, threads)} vs ${rate(JS_MATMUL, threads)} GFLOP/s)`,
+      measured: `ort/js = ${round(ratio, 2)}x wall-clock (${rate(ORT_MATMUL, threads, 'gflops')} vs ${rate(JS_MATMUL, threads, 'gflops')} GFLOP/s), ${round(perCpu, 2)}x per CPU-second`,
       met: ratio <= 4,
     };
   }),
@@ -280,12 +372,14 @@ const table = (header: string[], rows: (string | number | boolean | null)[][]) =
     ...rows.map((row) => `| ${row.map((cell) => cell ?? '').join(' | ')} |`),
   ].join('\n');
 const markdown = [
-  `Measured ${date} on ${machine} with \`${command}\`: the fastest of >= 3 runs over ~${seconds} s each (STREAM's convention; medians are in the JSON). ` +
-    `1-minute load average ${load.atStart} at the start and ${load.atEnd} at the end, on ${cpu.length} cores shared with other work: wall-clock rates are ` +
-    'what this machine gave at that moment; "GFLOP per CPU-second" divides by the CPU time this process got and is steadier.',
+  `Measured ${date} on ${machine} with \`${command}\`. Candidates compared with each other ran in ${rounds} ` +
+    `interleaved rounds of ~${sliceMs} ms slices; each is reported by its fastest iteration (STREAM's convention; ` +
+    `medians are in the JSON). 1-minute load average ${load.atStart} at the start and ${load.atEnd} at the end, on ` +
+    `${cpu.length} cores shared with other work: wall-clock rates are what this machine gave at that moment; ` +
+    '"GFLOP per CPU-second" divides by the CPU time this process got and is steadier.',
   '',
   table(
-    ['memory bandwidth', 'threads', 'GB/s'],
+    ['memory bandwidth (256 MiB)', 'threads', 'GB/s'],
     memory.map((m) => [m.measurement, m.threads, m.gbPerSecond]),
   ),
   '',
@@ -294,7 +388,7 @@ const markdown = [
     matvecRows.map((row) => [
       row.shape,
       row.path,
-      row.path === 'webgpu' ? 'GPU' : row.threads,
+      row.threads,
       row.ms,
       row.weightGbPerSecond,
       `${row.percentOfReadOnlyStream}%`,
@@ -326,10 +420,20 @@ function writeAtomic(path: string, text: string): void {
   renameSync(temporary, path);
 }
 
-writeAtomic(
-  `${packageDir}bench-results.json`,
-  `${JSON.stringify({ command, date, machine, loadAverage: load, seconds, memory, readOnlyStreamGbPerSecond: readOnlyStream, matvec: matvecRows, matmul: matmulRows, webgpu: webgpu ? webgpu.description : `not measured: ${webgpuReason}`, goals }, null, 2)}\n`,
-);
+const json = {
+  command,
+  date,
+  machine,
+  loadAverage: load,
+  rounds,
+  sliceMs,
+  memory,
+  matvec: matvecRows,
+  matmul: matmulRows,
+  webgpu: webgpu ? webgpu.description : `not measured: ${webgpuReason}`,
+  goals,
+};
+writeAtomic(`${packageDir}bench-results.json`, `${JSON.stringify(json, null, 2)}\n`);
 if (!flags['no-readme']) {
   const readmePath = `${packageDir}README.md`;
   const begin = '<!-- bench-tensor:begin -->';

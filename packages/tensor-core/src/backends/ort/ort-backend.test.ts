@@ -2,6 +2,7 @@
 // a float64 reference computed here. (Every kernel the backend implements is also in conformance.test.ts.)
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '../../tensor';
+import { createSimdArena } from '../js/wasm/simd-engine';
 import { ONNX_FLOAT } from './onnx-model';
 import { createOrtBackend } from './ort-backend';
 import { ProtobufWriter } from './protobuf-writer';
@@ -56,6 +57,17 @@ describe('ort backend', () => {
     expect(probabilities.shape).toEqual([2, 3]);
     expect(probabilities.data).toBeAllClose(expected, { rtol: 1e-5, atol: 1e-7 });
     expect(backend.description).toMatch(/intraOpNumThreads=1/);
+    await backend.dispose?.();
+  });
+});
+
+describe('ort backend inputs', () => {
+  it('accepts tensors that live in shared memory (a SimdArena), which onnxruntime itself rejects', async () => {
+    const arena = createSimdArena();
+    const backend = await createOrtBackend();
+    const a = arena.copyF32(Float32Array.from([1, 2, 3, 4]));
+    const out = await backend.kernels.scale?.({ x: Tensor.fromF32(a, [2, 2]) }, { factor: 2 });
+    expect(Array.from(out?.data ?? [])).toEqual([2, 4, 6, 8]);
     await backend.dispose?.();
   });
 });

@@ -77,8 +77,13 @@ export async function createOrtBackend(options: OrtBackendOptions = {}): Promise
     return created;
   };
 
-  const feed = (tensor: Tensor, shape: readonly number[] = tensor.shape): Ort.Tensor =>
-    new ort.Tensor('float32', tensor.toFloat32(), [...shape]);
+  // onnxruntime-node rejects views of a SharedArrayBuffer ("Invalid argument"), e.g. SimdArena tensors:
+  // those are copied; ordinary arrays are passed without a copy.
+  const feed = (tensor: Tensor, shape: readonly number[] = tensor.shape): Ort.Tensor => {
+    const data = tensor.toFloat32();
+    const owned = data.buffer instanceof SharedArrayBuffer ? new Float32Array(data) : data;
+    return new ort.Tensor('float32', owned, [...shape]);
+  };
 
   const run = async (
     key: string,
