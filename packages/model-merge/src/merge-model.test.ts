@@ -198,6 +198,58 @@ dtype: float32
     );
   });
 
+  it('mergekit’s gradient-slerp shape (slices with the base among the sources, filtered t gradients)', () => {
+    const out = join(root, 'gradient-slerp-out');
+    mergeModels({
+      config: yaml(`
+slices:
+  - sources:
+      - model: BASE
+        layer_range: [0, 5]
+      - model: MODEL_A
+        layer_range: [0, 5]
+merge_method: slerp
+base_model: BASE
+parameters:
+  t:
+    - filter: self_attn
+      value: [0, 1]
+    - filter: mlp
+      value: [1, 0]
+    - value: 0.5
+dtype: float32
+`),
+      outputDir: out,
+    });
+    const merged = read(out);
+    const close = { rtol: 1e-5, atol: 1e-6 };
+    expect(merged.get('model.layers.0.self_attn.k_proj.weight')!).toBeAllClose(
+      base.tensors.get('model.layers.0.self_attn.k_proj.weight')!,
+      close,
+    );
+    expect(merged.get('model.layers.4.self_attn.k_proj.weight')!).toBeAllClose(
+      tunedA.tensors.get('model.layers.4.self_attn.k_proj.weight')!,
+      close,
+    );
+    expect(merged.get('model.layers.0.mlp.gate_proj.weight')!).toBeAllClose(
+      tunedA.tensors.get('model.layers.0.mlp.gate_proj.weight')!,
+      close,
+    );
+    expect(merged.get('model.layers.4.mlp.gate_proj.weight')!).toBeAllClose(
+      base.tensors.get('model.layers.4.mlp.gate_proj.weight')!,
+      close,
+    );
+    const name = 'model.layers.2.input_layernorm.weight';
+    const half = mergeTensors({
+      method: 'slerp',
+      base: base.tensors.get(name)!,
+      models: [tunedA.tensors.get(name)!],
+      parameters: { t: 0.5 },
+    });
+    expect(merged.get(name)!).toBeAllClose(half.tensor.toFloat32(), close);
+    expect(merged.get(name)!).not.toBeAllClose(base.tensors.get(name)!, close);
+  });
+
   it('dare_ties is reproducible from random_seed', () => {
     const config = (seed: number) =>
       yaml(`

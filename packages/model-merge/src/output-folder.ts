@@ -13,6 +13,30 @@ export interface StagedFolder {
   abort(): void;
 }
 
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes staging folders that killed runs left beside `target` (their process is gone). */
+export function removeStaleStaging(target: string): string[] {
+  const prefix = `.${basename(target)}.meld-tmp-`;
+  const removed: string[] = [];
+  for (const name of readdirSync(dirname(target))) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length).split('-')[0]);
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !processAlive(pid)) {
+      rmSync(join(dirname(target), name), { recursive: true, force: true });
+      removed.push(name);
+    }
+  }
+  return removed;
+}
+
 export function stageOutputFolder(destination: string, overwrite = false): StagedFolder {
   const target = resolve(destination);
   if (existsSync(target) && readdirSync(target).length > 0 && !overwrite) {
@@ -22,6 +46,7 @@ export function stageOutputFolder(destination: string, overwrite = false): Stage
     );
   }
   mkdirSync(dirname(target), { recursive: true });
+  removeStaleStaging(target);
   const staging = join(
     dirname(target),
     `.${basename(target)}.meld-tmp-${process.pid}-${Date.now().toString(36)}`,
