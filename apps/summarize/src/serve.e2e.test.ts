@@ -6,6 +6,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundledPromptsDirectory } from '@meld/booookscore';
+import { createOpenAICompatible, type StreamPart } from '@meld/llm';
 import { parseServeConfig, startServer } from '@meld/serve';
 import { describeWithShared, sharedFile } from '@meld/test-utils';
 import { afterAll, expect, it } from 'vitest';
@@ -73,6 +74,26 @@ describeWithShared(
       let stderr = '';
       const io = { stdout: { write: () => true }, stderr: { write: (text: string) => (stderr += text) } };
       try {
+        // the same client streams from meld-serve: SSE deltas, then the usage
+        const client = createOpenAICompatible({ baseURL: `${serve.url}/v1` }).chat('stories260K');
+        let streamed = '';
+        let finish: StreamPart | undefined;
+        for await (const part of client.doStream(
+          { prompt: 'Once upon a time' },
+          { maxTokens: 16, temperature: 0 },
+        )) {
+          if (part.type === 'text-delta') streamed += part.text;
+          else finish = part;
+        }
+        const generated = await client.doGenerate(
+          { prompt: 'Once upon a time' },
+          { maxTokens: 16, temperature: 0 },
+        );
+        expect(streamed.length).toBeGreaterThan(0);
+        expect(streamed).toBe(generated.text);
+        expect(finish).toMatchObject({ type: 'finish', usage: generated.usage });
+        expect(generated.usage.completionTokens).toBeGreaterThan(0);
+
         expect(await main(argv, io), stderr).toBe(0);
       } finally {
         await annotator.close();
