@@ -19,10 +19,13 @@ export function matmulF32(
   coreMatmulF32(out, x.subarray(0, rows * inFeatures), w, rows, outFeatures, inFeatures, true);
 }
 
+/** Weight rows decoded per step of the multi-token q8_0 product (bounds its scratch memory). */
+export const Q8_CHUNK_ROWS = 256;
+
 /**
  * Same with w in GGML q8_0 blocks (per 32 values: f16 scale, 32 int8). One row: the blocks are read
- * in place. Several rows (prefill): the matrix is decoded once into `scratch` (outFeatures * inFeatures
- * floats, grown by the caller) and multiplied with the SIMD matmul.
+ * in place. Several rows (prefill): `Q8_CHUNK_ROWS` weight rows at a time are decoded into `scratch`
+ * (at least Q8_CHUNK_ROWS * (inFeatures + rows) floats) and multiplied with the SIMD matmul.
  */
 export function matmulQ8_0(
   out: Float32Array,
@@ -31,23 +34,24 @@ export function matmulQ8_0(
   rows: number,
   inFeatures: number,
   outFeatures: number,
-  scratch: () => Float32Array,
+  scratch: (count: number) => Float32Array,
 ): void {
   if (rows === 1) {
     matvecQ8_0(out, w, x, outFeatures, inFeatures);
     return;
   }
-  const decoded = scratch();
-  dequantize('q8_0', w, outFeatures * inFeatures, decoded);
-  coreMatmulF32(
-    out,
-    x.subarray(0, rows * inFeatures),
-    decoded.subarray(0, outFeatures * inFeatures),
-    rows,
-    outFeatures,
-    inFeatures,
-    true,
-  );
+  const rowBytes = (inFeatures / 32) * 34;
+  const space = scratch(Q8_CHUNK_ROWS * (inFeatures + rows));
+  const input = x.subarray(0, rows * inFeatures);
+  for (let start = 0; start < outFeatures; start += Q8_CHUNK_ROWS) {
+    const count = Math.min(Q8_CHUNK_ROWS, outFeatures - start);
+    const decoded = space.subarray(0, count * inFeatures);
+    dequantize('q8_0', w.subarray(start * rowBytes, (start + count) * rowBytes), count * inFeatures, decoded);
+    const partial = space.subarray(Q8_CHUNK_ROWS * inFeatures, Q8_CHUNK_ROWS * inFeatures + rows * count);
+    coreMatmulF32(partial, input, decoded, rows, count, inFeatures, true);
+    for (let t = 0; t < rows; t++)
+      out.set(partial.subarray(t * count, (t + 1) * count), t * outFeatures + start);
+  }
 }
 
 /** RMSNorm of each of `rows` rows of length `size`: out = x / sqrt(mean(x^2) + eps) * weight. */

@@ -87,9 +87,7 @@ export function applyLinear(
   } else if (rows === 1 && linear.q8) {
     linear.q8.store.matvec(out, linear.q8.offset, x, linear.outFeatures, linear.inFeatures);
   } else {
-    matmulQ8_0(out, x, linear.data as Uint8Array, rows, linear.inFeatures, linear.outFeatures, () =>
-      scratch(linear.outFeatures * linear.inFeatures),
-    );
+    matmulQ8_0(out, x, linear.data as Uint8Array, rows, linear.inFeatures, linear.outFeatures, scratch);
   }
   const bias = linear.bias;
   if (bias) {

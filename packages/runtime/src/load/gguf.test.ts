@@ -83,5 +83,14 @@ describeWithShared('GGUF: stories260K.gguf and our own GGUF output', files, () =
     const logits = quantized.forward(tokens);
     const scale = Math.max(...reference.map(Math.abs));
     expect(logits).toBeAllClose(reference, { rtol: 0, atol: 0.05 * scale });
+    // Prefill (decoded q8_0 rows through the f32 matmul, in 256-row chunks) and decoding (the SIMD
+    // q8_0 matvec on int16-quantized inputs) agree on every position.
+    const all = quantized.forward(tokens, { logits: 'all' });
+    const cache = quantized.createCache();
+    const vocab = quantized.config.vocabSize;
+    tokens.forEach((token, i) => {
+      const step = quantized.forward([token], { cache });
+      expect(step).toBeAllClose(all.subarray(i * vocab, (i + 1) * vocab), { rtol: 1e-3, atol: 1e-3 * scale });
+    });
   });
 });
