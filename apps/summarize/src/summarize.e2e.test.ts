@@ -97,4 +97,30 @@ describeWithShared('meld-summarize end to end', ['data/books/pg1342.txt'], () =>
       if (workflow === 'inc') expect(output().stderr).toMatch(/compressing the summary/);
     });
   }
+
+  it('batched (v2) annotation reuses the hierarchical run through --cache: only the annotation calls are new', async () => {
+    const hier = join(directory, 'hier');
+    const out = join(directory, 'batched');
+    const { io, output } = capture();
+    const argv = [sharedFile('data/books/pg1342.txt'), '--workflow', 'hier', '--chunk-size', '4096'];
+    argv.push('--base-url', server.baseURL, '--model', 'model-a', '--annotator-mode', 'batched');
+    argv.push('--cache', join(hier, 'calls.sqlite'), '--out', out);
+    expect(await main(argv, io), output().stderr).toBe(0);
+    const report = JSON.parse(readFileSync(join(out, 'score.json'), 'utf8')) as ScoreReport;
+    const hierReport = JSON.parse(readFileSync(join(hier, 'score.json'), 'utf8')) as ScoreReport;
+    expect(readFileSync(join(out, 'summary.md'), 'utf8')).toBe(
+      readFileSync(join(hier, 'summary.md'), 'utf8'),
+    );
+    // the fixture judges each sentence alike in both modes, so the annotations agree
+    expect(readFileSync(join(out, 'annotations.json'), 'utf8')).toBe(
+      readFileSync(join(hier, 'annotations.json'), 'utf8'),
+    );
+    expect(report.booookscore).toBe(hierReport.booookscore);
+    const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as {
+      calls: number;
+      cacheHits: number;
+    };
+    expect(run.calls).toBe(Math.ceil(report.sentences / 10));
+    expect(run.cacheHits).toBe(hierReport.usage.calls - hierReport.sentences);
+  });
 });

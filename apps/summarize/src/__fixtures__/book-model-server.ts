@@ -51,19 +51,48 @@ function hash(text: string): number {
   return value;
 }
 
+function annotateSentence(sentence: string): { questions: string | null; types: string | null } {
+  const kind = hash(sentence) % 5;
+  if (kind === 0)
+    return {
+      questions: `What does "${words(sentence).slice(0, 4).join(' ')}" refer to?`,
+      types: 'entity omission',
+    };
+  if (kind === 1)
+    return {
+      questions: 'Why does the story jump here? Who is speaking?',
+      types: 'discontinuity, causal omission',
+    };
+  return { questions: null, types: null };
+}
+
 export function answer(prompt: string): string {
+  if (prompt.startsWith('Given a book summary and sentences from that summary')) {
+    const block = prompt.slice(
+      prompt.lastIndexOf('[Your sentences]') + '[Your sentences]'.length,
+      prompt.lastIndexOf('[Your responses]'),
+    );
+    const numbered = block
+      .trim()
+      .split('\n')
+      .map((line) => /^(\d+)\. (.*)$/.exec(line.trim()))
+      .filter((match) => match !== null);
+    return JSON.stringify(
+      numbered.map((match) => ({
+        sentence_num: Number(match[1]),
+        sentence: match[2],
+        ...annotateSentence(match[2]),
+      })),
+    );
+  }
   const limit = /(?:within|less than) (\d+) words/.exec(prompt);
   if (prompt.startsWith('Given a book summary and a sentence')) {
     const sentence = prompt
       .slice(prompt.lastIndexOf('[Your sentence]') + '[Your sentence]'.length)
       .trim()
       .split('\n')[0];
-    const kind = hash(sentence) % 5;
-    if (kind === 0)
-      return `Questions: What does "${words(sentence).slice(0, 4).join(' ')}" refer to?\nTypes: entity omission`;
-    if (kind === 1)
-      return 'Questions: Why does the story jump here? Who is speaking?\nTypes: discontinuity, causal omission';
-    return 'Questions: no confusion\nTypes: no confusion';
+    const { questions, types } = annotateSentence(sentence);
+    return `Questions: ${questions ?? 'no confusion'}\nTypes: ${types ?? 'no confusion'}`;
   }
   if (prompt.startsWith('Below is a summary of part of a story')) {
     // compress: exactly 95% of the target, ending a sentence
