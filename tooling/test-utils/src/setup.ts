@@ -16,9 +16,3 @@ expect.extend({
     };
   },
 });
-
-declare module 'vitest' {
-  interface Matchers<T = unknown> {
-    toBeAllClose(expected: ArrayLike<number>, options?: AllCloseOptions): T;
-  }
-}
