@@ -9,8 +9,10 @@ export interface TensorView {
   /** Elements per row: the last dimension (the whole tensor for 0-d/1-d). */
   readonly rowLength: number;
   readonly rowCount: number;
-  /** f32 values of rows [rowStart, rowEnd). The result may be a view into shared memory: never write to it. */
+  /** f32 values of rows [rowStart, rowEnd). Unless `fresh`, the result may be a view into shared memory: never write to it. */
   read(rowStart: number, rowEnd: number): Float32Array;
+  /** True when every `read` returns a new array that the caller owns (decoded from another dtype). */
+  readonly fresh?: boolean;
 }
 
 /** Where a method writes its result, row chunk by row chunk, in any order. */
@@ -44,6 +46,7 @@ export function tensorView(tensor: Tensor): TensorView {
     // bf16 → f32 is a 16-bit shift; read 16-bit words straight from the bytes
     const words = new Uint16Array(bytes.buffer, bytes.byteOffset, size);
     return {
+      fresh: true,
       shape: tensor.shape,
       size,
       rowLength,

@@ -33,7 +33,8 @@ export function readDelta(
   rowEnd: number,
 ): Float32Array {
   const values = view.read(rowStart, rowEnd);
-  const out = new Float32Array(values.length);
+  if (!base && view.fresh) return values;
+  const out = view.fresh ? values : new Float32Array(values.length);
   if (!base) {
     out.set(values);
     return out;
@@ -51,7 +52,7 @@ export function deltaOf(
   rowEnd: number,
 ): Float32Array {
   const values = view.read(rowStart, rowEnd);
-  const out = new Float32Array(values.length);
+  const out = view.fresh ? values : new Float32Array(values.length);
   for (let i = 0; i < out.length; i++) out[i] = values[i]! - baseValues[i]!;
   return out;
 }
