@@ -157,6 +157,181 @@ function moduleBytes(): Uint8Array {
     0x0b,
     0x0b, // end function
   ];
+  // matvec2(w, xq, xs, out, rows, blocks, table, rowBytes): rows in pairs (rows even), sharing the
+  // input loads between the two weight rows.
+  const [rowBytes, w2, x0, x1, x2, x3, acc2] = [7, 12, 13, 14, 15, 16, 17];
+  const [r2, b2, xp2, sp2, accA] = [8, 9, 10, 11, 18];
+  const pairBlock = (pointer: number, target: number) => [
+    ...localGet(pointer),
+    ...load(2),
+    ...extendLow,
+    ...localGet(x0),
+    ...dot,
+    ...localGet(pointer),
+    ...load(2),
+    ...extendHigh,
+    ...localGet(x1),
+    ...dot,
+    ...i32x4Add,
+    ...localGet(pointer),
+    ...load(18),
+    ...extendLow,
+    ...localGet(x2),
+    ...dot,
+    ...i32x4Add,
+    ...localGet(pointer),
+    ...load(18),
+    ...extendHigh,
+    ...localGet(x3),
+    ...dot,
+    ...i32x4Add,
+    ...simd(0xfa),
+    ...localGet(table),
+    ...localGet(pointer),
+    0x2f,
+    0,
+    0,
+    ...i32Const(2),
+    0x74,
+    0x6a,
+    0x2a,
+    2,
+    0,
+    ...localGet(sp2),
+    0x2a,
+    2,
+    0,
+    0x94,
+    ...simd(0x13),
+    ...simd(0xe6),
+    ...localGet(target),
+    ...simd(0xe4),
+    ...localSet(target),
+  ];
+  const horizontal = (vector: number) => [
+    ...localGet(vector),
+    ...simd(0x1f),
+    0,
+    ...localGet(vector),
+    ...simd(0x1f),
+    1,
+    0x92,
+    ...localGet(vector),
+    ...simd(0x1f),
+    2,
+    ...localGet(vector),
+    ...simd(0x1f),
+    3,
+    0x92,
+    0x92,
+  ];
+  const pairBody = [
+    ...i32Const(0),
+    ...localSet(r2),
+    0x02,
+    0x40,
+    0x03,
+    0x40,
+    ...localGet(r2),
+    ...localGet(rows),
+    0x4f,
+    0x0d,
+    1,
+    ...simd(0x0c),
+    ...new Array(16).fill(0),
+    ...localSet(accA),
+    ...simd(0x0c),
+    ...new Array(16).fill(0),
+    ...localSet(acc2),
+    ...localGet(w),
+    ...localGet(rowBytes),
+    0x6a,
+    ...localSet(w2),
+    ...i32Const(0),
+    ...localSet(b2),
+    ...localGet(xq),
+    ...localSet(xp2),
+    ...localGet(xs),
+    ...localSet(sp2),
+    0x02,
+    0x40,
+    0x03,
+    0x40,
+    ...localGet(b2),
+    ...localGet(blocks),
+    0x4f,
+    0x0d,
+    1,
+    ...localGet(xp2),
+    ...load(0, 4),
+    ...localSet(x0),
+    ...localGet(xp2),
+    ...load(16, 4),
+    ...localSet(x1),
+    ...localGet(xp2),
+    ...load(32, 4),
+    ...localSet(x2),
+    ...localGet(xp2),
+    ...load(48, 4),
+    ...localSet(x3),
+    ...pairBlock(w, accA),
+    ...pairBlock(w2, acc2),
+    ...localGet(w),
+    ...i32Const(34),
+    0x6a,
+    ...localSet(w),
+    ...localGet(w2),
+    ...i32Const(34),
+    0x6a,
+    ...localSet(w2),
+    ...localGet(xp2),
+    ...i32Const(64),
+    0x6a,
+    ...localSet(xp2),
+    ...localGet(sp2),
+    ...i32Const(4),
+    0x6a,
+    ...localSet(sp2),
+    ...localGet(b2),
+    ...i32Const(1),
+    0x6a,
+    ...localSet(b2),
+    0x0c,
+    0,
+    0x0b,
+    0x0b,
+    ...localGet(out),
+    ...localGet(r2),
+    ...i32Const(2),
+    0x74,
+    0x6a,
+    ...horizontal(accA),
+    0x38,
+    2,
+    0,
+    ...localGet(out),
+    ...localGet(r2),
+    ...i32Const(2),
+    0x74,
+    0x6a,
+    ...horizontal(acc2),
+    0x38,
+    2,
+    4,
+    ...localGet(w2),
+    ...localSet(w),
+    ...localGet(r2),
+    ...i32Const(2),
+    0x6a,
+    ...localSet(r2),
+    0x0c,
+    0,
+    0x0b,
+    0x0b,
+    0x0b,
+  ];
+  // params 0..7; locals: 8..12 i32 (r, b, xp, sp, w2), 13..18 v128 (x0..x3, acc2, acc)
+  const pairCode = [0x02, 0x05, 0x7f, 0x06, 0x7b, ...pairBody];
   const locals = [0x02, 0x04, 0x7f, 0x01, 0x7b];
   const code = [...locals, ...body];
   const section = (id: number, content: number[]) => [id, ...leb(content.length), ...content];
@@ -170,11 +345,17 @@ function moduleBytes(): Uint8Array {
     0x00,
     0x00,
     0x00,
-    ...section(1, [1, 0x60, 7, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0]),
+    ...section(
+      1,
+      [
+        2, 0x60, 7, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0, 0x60, 8, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f,
+        0x7f, 0x7f, 0,
+      ],
+    ),
     ...section(2, [1, ...name('env'), ...name('memory'), 0x02, 0x00, 1]),
-    ...section(3, [1, 0]),
-    ...section(7, [1, ...name('matvec'), 0x00, 0]),
-    ...section(10, [1, ...leb(code.length), ...code]),
+    ...section(3, [2, 0, 1]),
+    ...section(7, [2, ...name('matvec'), 0x00, 0, ...name('matvec2'), 0x00, 1]),
+    ...section(10, [2, ...leb(code.length), ...code, ...leb(pairCode.length), ...pairCode]),
   ]);
 }
 
@@ -227,6 +408,7 @@ export function q8SimdSupported(): boolean {
 export class Q8SimdStore {
   private readonly memory: WasmMemory;
   private readonly matvecKernel: (...args: number[]) => void;
+  private readonly pairKernel: (...args: number[]) => void;
   private top: number;
   private readonly tableOffset = 64;
   private scratchOffset = 0;
@@ -237,6 +419,7 @@ export class Q8SimdStore {
     this.memory = new wasm.Memory({ initial: 8 });
     const instance = new wasm.Instance(module, { env: { memory: this.memory } });
     this.matvecKernel = instance.exports.matvec as (...args: number[]) => void;
+    this.pairKernel = instance.exports.matvec2 as (...args: number[]) => void;
     const table = new Float32Array(this.memory.buffer, this.tableOffset, 65536);
     for (let h = 0; h < 65536; h++) table[h] = f16ToF32(h);
     this.top = this.tableOffset + 65536 * 4;
@@ -265,7 +448,13 @@ export class Q8SimdStore {
   seal(maxRows: number, maxColumns: number): void {
     this.scratchOffset = (this.top + 63) & ~63;
     this.ensure(this.scratchOffset + maxColumns * 2 + (maxColumns / 32) * 4 + maxRows * 4 + 256);
+    const buffer = this.memory.buffer;
+    this.words = new Int16Array(buffer);
+    this.floats = new Float32Array(buffer);
   }
+
+  private words = new Int16Array(0);
+  private floats = new Float32Array(0);
 
   /** out[r] = sum_c W[r, c] x[c] for the q8_0 matrix placed at `offset` ([rows, cols]). */
   matvec(out: Float32Array, offset: number, x: Float32Array, rows: number, cols: number): void {
@@ -273,10 +462,12 @@ export class Q8SimdStore {
     const xqOffset = this.scratchOffset;
     const xsOffset = (xqOffset + cols * 2 + 15) & ~15;
     const outOffset = (xsOffset + blocks * 4 + 15) & ~15;
-    this.ensure(outOffset + rows * 4);
-    const buffer = this.memory.buffer;
-    const xq = new Int16Array(buffer, xqOffset, cols);
-    const xs = new Float32Array(buffer, xsOffset, blocks);
+    if (outOffset + rows * 4 > this.floats.byteLength)
+      throw new RangeError('Q8SimdStore: matvec before seal, or larger than sealed');
+    const words = this.words;
+    const floats = this.floats;
+    const wordBase = xqOffset >> 1;
+    const scaleBase = xsOffset >> 2;
     for (let b = 0; b < blocks; b++) {
       const base = b * 32;
       let max = 0;
@@ -285,11 +476,25 @@ export class Q8SimdStore {
         if (a > max) max = a;
       }
       const scale = max / 32767;
-      xs[b] = scale;
+      floats[scaleBase + b] = scale;
       const inverse = scale > 0 ? 1 / scale : 0;
-      for (let i = 0; i < 32; i++) xq[base + i] = Math.round(x[base + i] * inverse);
+      for (let i = 0; i < 32; i++) words[wordBase + base + i] = Math.round(x[base + i] * inverse);
     }
-    this.matvecKernel(offset, xqOffset, xsOffset, outOffset, rows, blocks, this.tableOffset);
-    out.set(new Float32Array(buffer, outOffset, rows));
+    const pairs = rows & ~1;
+    const rowBytes = blocks * 34;
+    if (pairs > 0)
+      this.pairKernel(offset, xqOffset, xsOffset, outOffset, pairs, blocks, this.tableOffset, rowBytes);
+    if (pairs < rows) {
+      this.matvecKernel(
+        offset + pairs * rowBytes,
+        xqOffset,
+        xsOffset,
+        outOffset + pairs * 4,
+        rows - pairs,
+        blocks,
+        this.tableOffset,
+      );
+    }
+    out.set(floats.subarray(outOffset >> 2, (outOffset >> 2) + rows));
   }
 }
