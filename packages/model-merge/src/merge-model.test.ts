@@ -313,6 +313,47 @@ ${unmatched}`;
     expect(existsSync(join(root, 'never-1'))).toBe(false);
   });
 
+  it('embeddings with different vocabulary sizes: the common rows (linear) or the base’s rows (ties)', () => {
+    const name = 'model.embed_tokens.weight';
+    const [rows, cols] = base.shapes.get(name)! as [number, number];
+    const extraRows = new Float32Array((rows + 8) * cols);
+    extraRows.set(tunedB.tensors.get(name)!);
+    extraRows.fill(0.25, rows * cols);
+    const shapes = new Map(base.shapes);
+    shapes.set(name, [rows + 8, cols]);
+    const wider = writeStoriesFolder(
+      join(root, 'wider-vocab'),
+      { ...tunedB, tensors: new Map(tunedB.tensors).set(name, extraRows), shapes },
+      { config: { vocab_size: rows + 8 } },
+    );
+    const linearOut = join(root, 'vocab-linear');
+    const result = mergeModels({
+      config: `merge_method: linear\nmodels:\n  - model: ${wider}\n    parameters: {weight: 1}\n  - model: ${folders.base}\n    parameters: {weight: 1}\ndtype: float32\n`,
+      outputDir: linearOut,
+    });
+    expect(result.warnings.join()).toMatch(/vocabulary sizes differ/);
+    const merged = read(linearOut).get(name)!;
+    expect(merged.length).toBe(rows * cols);
+    expect(merged).toBeAllClose(
+      Array.from(base.tensors.get(name)!, (v, k) => (v + extraRows[k]!) / 2),
+      { rtol: 1e-5, atol: 1e-6 },
+    );
+    expect(JSON.parse(readFileSync(join(linearOut, 'config.json'), 'utf8')).vocab_size).toBe(rows);
+    const tiesOut = join(root, 'vocab-ties');
+    mergeModels({
+      config: `merge_method: task_arithmetic\nbase_model: ${folders.base}\nmodels:\n  - model: ${wider}\n    parameters: {weight: 1}\n`,
+      outputDir: tiesOut,
+    });
+    expect(read(tiesOut).get(name)!.length).toBe(rows * cols);
+    // a base with the larger vocabulary cannot be cut down to the smaller models
+    expect(() =>
+      mergeModels({
+        config: `merge_method: task_arithmetic\nbase_model: ${wider}\nmodels:\n  - model: ${folders.base}\n    parameters: {weight: 1}\n`,
+        outputDir: join(root, 'vocab-bad'),
+      }),
+    ).toThrow(TensorShapeMismatchError);
+  });
+
   it('shape and architecture mismatches name the tensor and model', () => {
     const wide = new Map(base.shapes);
     wide.set('model.norm.weight', [base.shapes.get('model.norm.weight')![0]! * 2]);

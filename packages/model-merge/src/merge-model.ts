@@ -125,8 +125,12 @@ function runTask(
   chunkElements: number,
   warnings: string[],
 ): Tensor {
-  const read = (input: { model: string; tensor: string }) =>
-    models.get(input.model)!.source.readTensor(input.tensor);
+  const read = (input: { model: string; tensor: string }) => {
+    const tensor = models.get(input.model)!.source.readTensor(input.tensor);
+    return task.rowLimit !== undefined && tensor.shape[0]! > task.rowLimit
+      ? tensor.rows(0, task.rowLimit)
+      : tensor;
+  };
   const firstInput = task.base ?? task.inputs[0]!;
   const dtype = outDType ?? nativeDType(models.get(firstInput.model)!.source.info(firstInput.tensor).dtype);
   if (task.kind === 'copy') {
@@ -255,6 +259,9 @@ export function mergeModels(options: MergeModelOptions): MergeModelResult {
       if (plan.outputLayers !== undefined && typeof outConfig.num_hidden_layers === 'number')
         outConfig.num_hidden_layers = plan.outputLayers;
       if (outDType) outConfig.torch_dtype = torchNames[outDType];
+      const vocabulary = plan.tasks.find((t) => t.rowLimit !== undefined && /embed/.test(t.output))?.rowLimit;
+      if (vocabulary !== undefined && typeof outConfig.vocab_size === 'number')
+        outConfig.vocab_size = vocabulary;
       writeFileSync(join(staged.path, 'config.json'), `${JSON.stringify(outConfig, null, 2)}\n`);
     } else warnings.push(`'${plan.referenceModel}' has no config.json; none written`);
     const tokenizerModel =

@@ -29,6 +29,11 @@ export function withLayerIndex(name: string, index: number): string {
   );
 }
 
+/** Embeddings and output heads: the only tensors whose first dimension may differ across models. */
+export function isVocabularyTensor(name: string): boolean {
+  return /embed_tokens|lm_head|wte/.test(name);
+}
+
 /** Tensors before the layers (embeddings) get t = 0, those after (final norm, lm_head) t = 1, as in mergekit. */
 function outerT(name: string): number {
   return /embed|wte|wpe/.test(name) ? 0 : 1;
@@ -50,6 +55,8 @@ export interface MergeTask {
   readonly modelParameters: readonly Record<string, unknown>[];
   /** Bytes read from the inputs. */
   readonly inputBytes: number;
+  /** Only the first rows of every input are merged (embeddings whose vocabulary sizes differ). */
+  readonly rowLimit?: number;
 }
 
 export interface MergePlan {
@@ -133,6 +140,7 @@ export function planMerge(options: PlanOptions): MergePlan {
     if (!firstModel.source.has(first.tensor)) throw new MissingTensorError(first.tensor, first.model);
     const firstInfo = firstModel.source.info(first.tensor);
     let inputBytes = 0;
+    let rowLimit: number | undefined;
     for (const input of all) {
       const source = model(input.model).source;
       if (!source.has(input.tensor)) {
@@ -145,10 +153,30 @@ export function planMerge(options: PlanOptions): MergePlan {
         return copyTask(output, first, firstInfo, group.method);
       }
       const info = source.info(input.tensor);
-      if (
-        info.shape.length !== firstInfo.shape.length ||
-        info.shape.some((d, i) => d !== firstInfo.shape[i])
-      ) {
+      const sameShape =
+        info.shape.length === firstInfo.shape.length && info.shape.every((d, i) => d === firstInfo.shape[i]);
+      const vocabularyOnly =
+        !sameShape &&
+        isVocabularyTensor(output) &&
+        info.shape.length === firstInfo.shape.length &&
+        info.shape.every((d, i) => i === 0 || d === firstInfo.shape[i]);
+      if (vocabularyOnly) {
+        // mergekit's rectify_embed: task-arithmetic methods keep the base's vocabulary, the others
+        // the rows every model has; rows beyond the limit are cut (with a warning)
+        const limit = baseInput
+          ? firstInfo.shape[0]!
+          : Math.min(rowLimit ?? firstInfo.shape[0]!, info.shape[0]!);
+        if (info.shape[0]! < limit) {
+          throw new TensorShapeMismatchError(
+            input.tensor,
+            input.model,
+            firstInfo.shape,
+            info.shape,
+            first.model,
+          );
+        }
+        rowLimit = Math.min(rowLimit ?? firstInfo.shape[0]!, limit);
+      } else if (!sameShape) {
         throw new TensorShapeMismatchError(
           input.tensor,
           input.model,
@@ -169,10 +197,15 @@ export function planMerge(options: PlanOptions): MergePlan {
     }
     const globalNames = Object.keys(group.method.parameters.shape);
     const modelNames = Object.keys(group.method.modelParameters.shape);
+    const shape = rowLimit === undefined ? firstInfo.shape : [rowLimit, ...firstInfo.shape.slice(1)];
+    if (rowLimit !== undefined) {
+      warnings.push(`'${output}': vocabulary sizes differ across models; merged the first ${rowLimit} rows`);
+    }
     return {
       kind: 'merge',
       output,
-      shape: firstInfo.shape,
+      shape,
+      ...(rowLimit !== undefined ? { rowLimit } : {}),
       method: group.method,
       ...(baseInput ? { base: baseInput } : {}),
       inputs,
