@@ -19,7 +19,8 @@ hf:owner/repo[@revision] (downloaded into ~/.cache/meld; HF_HUB_OFFLINE=1 uses t
 
 Options:
   --model SOURCE        the model (required)
-  --tokenizer FILE      tokenizer for a llama2.c checkpoint (default: tokenizer.bin / tok*.bin beside it)
+  --tokenizer FILE      tokenizer.bin for a llama2.c checkpoint (default: tokenizer.bin / tok*.bin beside
+                        it), or a tokenizer.json replacing the vocabulary of a GGUF file or HF folder
   --prompt TEXT         the prompt (default: empty, generation starts from BOS)
   --prompt-file FILE    read the prompt from a file instead
   --max-tokens N        generate at most N new tokens

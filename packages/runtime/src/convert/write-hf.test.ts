@@ -52,6 +52,19 @@ describeWithShared('llama2.c -> Hugging Face folder', files, () => {
     }
   });
 
+  it('an explicit tokenizer.json replaces the vocabulary a GGUF file carries', async () => {
+    const gguf = await loadModel(sharedFile('models/stories260K/stories260K.gguf'), {
+      tokenizer: join(folder, 'tokenizer.json'),
+    });
+    expect(gguf.tokenizer.kind).toBe('huggingface');
+    expect(gguf.encode('Lily and Ben went to the zoo')).toEqual(
+      original.encode('Lily and Ben went to the zoo'),
+    );
+    await expect(
+      loadModel(sharedFile(files[0]!), { tokenizer: join(folder, 'tokenizer.json') }),
+    ).rejects.toThrow(/tokenizer\.bin/);
+  });
+
   it('greedy text equals run.c on every REFERENCE.md case', async () => {
     for (const reference of readReferenceCases(sharedFile(files[2]!))) {
       expect(await runLikeLlama2c(converted, reference.prompt, reference.steps)).toBe(reference.stdout);

@@ -13,6 +13,7 @@ import {
 import type { ModelConfig } from '../config';
 import { Model } from '../model';
 import { SentencePieceBpeTokenizer } from '../tokenizer/sentencepiece-bpe';
+import type { Tokenizer } from '../tokenizer/tokenizer';
 
 function numberArray(file: GgufFile, key: string): number[] | undefined {
   const value = file.get(key);
@@ -98,10 +99,13 @@ export function ggufConfig(file: GgufFile, vocabSize: number): ModelConfig {
   };
 }
 
-export async function loadGguf(path: string, options: { contextLength?: number } = {}): Promise<Model> {
+export async function loadGguf(
+  path: string,
+  options: { contextLength?: number; tokenizer?: Tokenizer } = {},
+): Promise<Model> {
   const file = openGguf(path);
   try {
-    const tokenizer = ggufTokenizer(file);
+    const tokenizer = options.tokenizer ?? ggufTokenizer(file);
     const config = ggufConfig(file, tokenizer.vocabSize);
     if (options.contextLength) config.contextLength = options.contextLength;
     const warnings: string[] = [];

@@ -1,6 +1,6 @@
 // Hugging Face model folders: config.json + *.safetensors (single or sharded) + tokenizer.json.
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { FormatError, openSafetensorsModel, type Tensor } from '@meld/tensor-core';
 import { Model } from '../model';
 import { HuggingFaceTokenizer } from '../tokenizer/huggingface-tokenizer';
@@ -13,6 +13,16 @@ function readJson(path: string): Record<string, unknown> {
   } catch (error) {
     throw new FormatError(path, 'json', `cannot read: ${(error as Error).message}`, { cause: error });
   }
+}
+
+/** A tokenizer.json file (with tokenizer_config.json beside it when present). */
+export function readHfTokenizerFile(path: string): HuggingFaceTokenizer {
+  if (!existsSync(path)) throw new FormatError(path, 'file', 'tokenizer file does not exist');
+  const configPath = join(dirname(path), 'tokenizer_config.json');
+  return new HuggingFaceTokenizer({
+    tokenizerJson: readJson(path),
+    tokenizerConfig: existsSync(configPath) ? readJson(configPath) : {},
+  });
 }
 
 export function readHfTokenizer(

@@ -4,7 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import { FormatError, ValidationError } from '@meld/tensor-core';
 import { z } from 'zod';
 import type { Model } from '../model';
-import { loadHfFolder } from './hf-folder';
+import { loadHfFolder, readHfTokenizerFile } from './hf-folder';
 import { loadLlama2c } from './llama2c';
 
 export const loadModelOptionsSchema = z.object({
@@ -72,11 +72,21 @@ export async function loadModel(source: string, options: LoadModelOptions = {}):
     return loadHfFolder(folder, { ...context, source });
   }
   if (!existsSync(source)) throw new ValidationError('source', `${source} does not exist`);
-  if (statSync(source).isDirectory()) return loadHfFolder(source, context);
+  // A tokenizer.json given explicitly replaces the one a folder or GGUF file carries.
+  const jsonTokenizer = settings.tokenizer?.endsWith('.json')
+    ? readHfTokenizerFile(settings.tokenizer)
+    : undefined;
+  const withTokenizer = jsonTokenizer ? { ...context, tokenizer: jsonTokenizer } : context;
+  if (statSync(source).isDirectory()) return loadHfFolder(source, withTokenizer);
   if (magic(source) === 'GGUF') {
     const { loadGguf } = await import('./gguf');
-    return loadGguf(source, context);
+    return loadGguf(source, withTokenizer);
   }
+  if (jsonTokenizer)
+    throw new ValidationError(
+      'options.tokenizer',
+      'a llama2.c checkpoint takes a tokenizer.bin, not a tokenizer.json',
+    );
   const tokenizer = settings.tokenizer ?? findLlama2cTokenizer(source, llama2cVocabSize(source));
   return loadLlama2c(source, tokenizer, context);
 }
