@@ -1,4 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLoraAdapter, Tensor, writePeftAdapter } from '@meld/tensor-core';
 import { describeWithShared, sharedFile } from '@meld/test-utils';
 import { expect, it } from 'vitest';
 import { parseAdapterSpec } from './generate';
@@ -84,6 +87,32 @@ describeWithShared('meld generate', files, () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/--temperature/);
     expect((await runMeld(['generate'])).stderr).toMatch(/--model/);
+  });
+
+  it('--adapter applies a PEFT adapter at run time; weight 0 changes nothing', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'meld-cli-adapter-'));
+    try {
+      const random = (n: number, seed: number) =>
+        Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed) * 0.5);
+      const modules = [0, 1, 2, 3, 4].map((layer) => ({
+        module: `model.layers.${layer}.self_attn.q_proj`,
+        kind: 'linear' as const,
+        a: Tensor.fromF32(random(4 * 64, layer), [4, 64]),
+        b: Tensor.fromF32(random(64 * 4, layer + 10), [64, 4]),
+      }));
+      writePeftAdapter(
+        folder,
+        createLoraAdapter({ r: 4, lora_alpha: 16, target_modules: ['q_proj'] }, modules),
+      );
+      const base = ['generate', '--model', sharedFile(files[0]!), '--temperature', '0', '--max-tokens', '30'];
+      const plain = await runMeld(base);
+      expect((await runMeld([...base, '--adapter', `${folder}:0`])).stdout).toBe(plain.stdout);
+      const adapted = await runMeld([...base, '--adapter', folder]);
+      expect(adapted.code).toBe(0);
+      expect(adapted.stdout).not.toBe(plain.stdout);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 
   it('parses --adapter DIR[:weight]', () => {
