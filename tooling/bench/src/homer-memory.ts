@@ -18,7 +18,7 @@ export interface MemoryPoint {
   readonly tokens: number;
   /** Engine accounting, bytes. */
   readonly engineBytes: number;
-  /** Max RSS of the process minus its RSS after loading the model and tokenizing, bytes. */
+  /** Highest RSS sampled during the run minus the RSS just before it (after a GC), bytes. */
   readonly rssBytes: number;
   readonly ms: number;
 }
@@ -92,11 +92,20 @@ export async function memoryChild(
       : deepSyntheticModel();
   const text = readFileSync(sharedFile('data/tinystories/tinystories_val.txt'), 'utf8');
   const tokens = model.encode(text.slice(0, length * 6), { addBos: true }).slice(0, length);
+  // RSS is sampled inside the run (at each HOMER block end; at each attention call of the plain
+  // pass), after a GC, relative to the RSS just before it: the process's lifetime max RSS would be
+  // set by model loading instead.
+  (globalThis as { gc?: () => void }).gc?.();
   const rssBefore = process.memoryUsage().rss;
+  let rssPeak = rssBefore;
+  const sample = () => {
+    const rss = process.memoryUsage().rss;
+    if (rss > rssPeak) rssPeak = rss;
+  };
   const start = performance.now();
   let engineBytes: number;
   if (method === 'homer') {
-    engineBytes = homerPrefill(model, splitTail(model, tokens)).peakBytes;
+    engineBytes = homerPrefill(model, splitTail(model, tokens), { onProgress: sample }).peakBytes;
   } else {
     const config = model.config;
     const cache = createFullCache({
@@ -104,11 +113,13 @@ export async function memoryChild(
       kvHeads: config.numKVHeads,
       headDim: config.headDim,
     });
-    model.forward(tokens, { cache });
+    const observer = { specificationVersion: 'v1' as const, queries: 'last' as const, onAttention: sample };
+    model.forward(tokens, { cache, observers: [observer] });
     engineBytes = plainPrefillBytes(config, tokens.length);
   }
+  sample();
   const ms = performance.now() - start;
-  const rssBytes = Math.max(0, process.resourceUsage().maxRSS * 1024 - rssBefore);
+  const rssBytes = Math.max(0, rssPeak - rssBefore);
   const point: MemoryPoint = { model: modelName, method, tokens: length, engineBytes, rssBytes, ms };
   process.stdout.write(`${JSON.stringify(point)}\n`);
 }
@@ -121,7 +132,16 @@ export function measureInChild(
 ): MemoryPoint {
   const output = execFileSync(
     process.execPath,
-    [script, '--memory-child', String(length), '--memory-model', model, '--memory-method', method],
+    [
+      '--expose-gc',
+      script,
+      '--memory-child',
+      String(length),
+      '--memory-model',
+      model,
+      '--memory-method',
+      method,
+    ],
     { encoding: 'utf8', maxBuffer: 1 << 20 },
   );
   return JSON.parse(output.trim().split('\n').at(-1)!) as MemoryPoint;

@@ -126,7 +126,7 @@ export function renderHomerReport(json: HomerBenchJson): string {
           `| ${p.model} | ${p.method} | ${p.tokens} | ${mib(p.engineBytes).toFixed(2)} | ${mib(p.rssBytes).toFixed(1)} | ${(p.ms / 1000).toFixed(1)} |`,
       ),
       '',
-      "Engine peak: live hidden states + KV + forward buffers (the package's accounting). RSS growth: the child process's max RSS minus its RSS after loading the model and tokenizing (one process per point; includes V8 heap slack). Fitted growth of HOMER's engine peak, bytes = a + b·log2(tokens) against bytes = a + c·tokens:",
+      "Engine peak: live hidden states + KV + forward buffers (the package's accounting). RSS growth: the highest RSS sampled during the run (HOMER: at each block end; plain: at each attention call) minus the RSS just before it, after a GC; one child process per point (includes V8 heap slack). Fitted growth of HOMER's engine peak, bytes = a + b·log2(tokens) against bytes = a + c·tokens:",
       '',
       '| model | b per doubling (KiB) | R² (log fit) | c per 1K tokens (KiB) | R² (linear fit) | RSS: R² log / linear |',
       '|---|---:|---:|---:|---:|---|',
