@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { calibrateHomer, saveHomerCalibration } from '@meld/context-merge';
+import { calibrateHomer, homerPrefill, saveHomerCalibration } from '@meld/context-merge';
 import { loadModel } from '@meld/runtime';
 import { sharedFile } from '@meld/test-utils';
 import { fitGrowth, type MemoryModel, type MemoryPoint, measureInChild, memoryChild } from './homer-memory';
@@ -22,6 +22,7 @@ import {
   type RecallRow,
   recallInput,
   scoreAll,
+  splitTail,
   storiesWithout,
 } from './homer-quality';
 import { type HomerBenchJson, renderHomerReport, renderMemoryCharts } from './homer-report';
@@ -56,7 +57,7 @@ if (values.help) {
       '  --memory LIST          input lengths for the stories260K memory curve (default 1K..32K)',
       '  --deep-memory LIST     input lengths for the deep synthetic model (default 1K..8K)',
       '  --plain-memory LIST    input lengths measured with plain attention (default 1K..4K)',
-      '  --only quality|memory  run one part',
+      '  --only quality|memory|timing  run one part (timing: HOMER vs plain prefill only)',
       '  --render FILE          only re-render the markdown and README section from a homer*.json',
       '  --out DIR              output folder (default packages/context-merge/benchmarks)',
       '',
@@ -94,7 +95,7 @@ const json: HomerBenchJson = values.render
   ? (JSON.parse(readFileSync(values.render, 'utf8')) as HomerBenchJson)
   : { date: new Date().toISOString(), node: process.version };
 
-if (!values.render && values.only !== 'memory') {
+if (!values.render && values.only !== 'memory' && values.only !== 'timing') {
   const model = await loadModel(sharedFile('models/stories260K/stories260K.bin'));
   const text = readFileSync(sharedFile('data/tinystories/tinystories_val.txt'), 'utf8');
   // Calibration text: the last 100K characters of the file (the inputs come from its start).
@@ -144,7 +145,28 @@ if (!values.render && values.only !== 'memory') {
   json.calibration = { windows: calibration.windows, windowLength: calibration.windowLength };
 }
 
-if (!values.render && values.only !== 'quality') {
+if (!values.render && values.only === 'timing') {
+  // Prefill time alone: HOMER (uncalibrated; calibration costs nothing at run time) vs one plain pass
+  // over the same tokens, each after a warm-up HOMER run, interleaved per length.
+  const model = await loadModel(sharedFile('models/stories260K/stories260K.bin'));
+  const text = readFileSync(sharedFile('data/tinystories/tinystories_val.txt'), 'utf8');
+  const timing: { length: number; homerMs: number; plainMs: number }[] = [];
+  for (const length of list(values.lengths)) {
+    const tokens = inputOfLength(model, text, 0, length);
+    homerPrefill(model, splitTail(model, tokens.slice(0, 1024)));
+    let started = performance.now();
+    homerPrefill(model, splitTail(model, tokens));
+    const homerMs = performance.now() - started;
+    started = performance.now();
+    model.forward(tokens);
+    const plainMs = performance.now() - started;
+    timing.push({ length, homerMs, plainMs });
+    log(`timing ${length}: homer ${homerMs.toFixed(0)} ms, plain ${plainMs.toFixed(0)} ms`);
+  }
+  json.timing = timing;
+}
+
+if (!values.render && values.only !== 'quality' && values.only !== 'timing') {
   const points: MemoryPoint[] = [];
   const plan: [MemoryModel, 'homer' | 'plain', number[]][] = [
     ['stories260K', 'homer', list(values.memory)],

@@ -15,6 +15,7 @@ export interface HomerBenchJson {
   samples?: number;
   calibration?: { windows: number; windowLength: number };
   quality?: QualityRow[];
+  timing?: { length: number; homerMs: number; plainMs: number }[];
   recall?: RecallRow[];
   memory?: {
     points: MemoryPoint[];
@@ -71,7 +72,7 @@ export function renderHomerReport(json: HomerBenchJson): string {
       '',
       `Inputs: consecutive TinyStories validation text (${json.samples ?? 1} input(s) per length, from the file's start); perplexity over the last 64 tokens given every token before them. HOMER reads the input minus those 64 tokens (suffix: the tail after its last sentence end) and scores them from the merged cache; calibration: ${json.calibration ? `${json.calibration.windows} windows of ${json.calibration.windowLength} tokens from the file's last 100K characters` : 'none'}.`,
       '',
-      '### Prefill time (ms: reading the input and scoring the 64 tokens, same inputs, one process, sequential)',
+      '### Time of each perplexity run (ms: reading the input and scoring the 64 tokens; sequential in one process while the shared machine’s load changed, so noisy)',
       '',
       ...header(lengths),
       ...(['homer', 'homerRaw', 'homerLong', 'last512', 'plain', 'pi'] as const).map(
@@ -83,6 +84,21 @@ export function renderHomerReport(json: HomerBenchJson): string {
             })
             .join(' | ')} |`,
       ),
+      '',
+    );
+  }
+  if (json.timing?.length) {
+    out.push(
+      '### Prefill time: HOMER vs one plain pass over the same tokens (stories260K)',
+      '',
+      '| input tokens | HOMER (ms) | plain attention (ms) | plain / HOMER |',
+      '|---:|---:|---:|---:|',
+      ...json.timing.map(
+        (row) =>
+          `| ${row.length} | ${row.homerMs.toFixed(0)} | ${row.plainMs.toFixed(0)} | ${(row.plainMs / row.homerMs).toFixed(1)}x |`,
+      ),
+      '',
+      'Measured by `--only timing`: per length, a warm-up HOMER run, then HOMER, then the plain pass, in one process.',
       '',
     );
   }
