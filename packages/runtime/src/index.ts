@@ -5,6 +5,7 @@ export { type HfDType, type WriteHfOptions, writeHfFolder } from './convert/writ
 export type { AttentionEvent, AttentionObserverV1 } from './engine/attention-observer';
 export type { ActiveAdapter, RuntimeLoraAdapter, RuntimeLoraModule } from './engine/lora';
 export { type RunLayersOptions, Transformer } from './engine/transformer';
+export type { TensorSource } from './engine/weights';
 export {
   type FinishReason,
   type GenerateOptions,

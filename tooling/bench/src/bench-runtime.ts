@@ -167,6 +167,10 @@ async function measureMeld(
     model.forward(prompt);
     best = Math.min(best, performance.now() - t);
   }
+  // Warm-up decode (JIT), as the llama.cpp worker warms up too.
+  for await (const _event of model.generate([1], { temperature: 0, maxTokens: 17, ignoreEos: true })) {
+    // drain
+  }
   let decodeMs = 0;
   let generated = 0;
   for await (const event of model.generate([1], { temperature: 0, maxTokens: decode + 1, ignoreEos: true })) {
@@ -211,7 +215,13 @@ async function measureLlamaCpp(
     best = Math.min(best, performance.now() - t);
     await clear();
   }
-  // Same protocol as meld: the BOS forward yields the first token, then `decode` more forwards.
+  // Warm-up decode, then the same protocol as meld: the BOS forward yields the first token, then
+  // `decode` more forwards.
+  let warm = 0;
+  for await (const _token of sequence.evaluate([1 as never], { temperature: 0 })) {
+    if (++warm > 16) break;
+  }
+  await clear();
   let generated = 0;
   let firstAt = 0;
   for await (const _token of sequence.evaluate([1 as never], { temperature: 0 })) {
@@ -330,7 +340,7 @@ async function main(): Promise<void> {
     ...rows,
   ].join('\n');
   process.stdout.write(
-    `\nprefill ${prefill} tokens, decode ${decode} tokens, llama.cpp threads: 1, node ${process.version}\n\n${table}\n`,
+    `\nprefill ${prefill} tokens, decode ${decode} tokens (after a 16-token warm-up), best of ${rounds} alternating rounds, llama.cpp threads: 1, node ${process.version}\n\n${table}\n`,
   );
   const jsonPath = values.json ?? resolve(here, '../../../packages/runtime/bench-runtime.json');
   writeFileSync(
