@@ -22,27 +22,21 @@ export interface RankResult {
 /** Finds the |x| values at given descending ranks (0 = largest) in two passes. */
 export class MagnitudeRankSelector {
   private readonly ranks: readonly number[];
-  private readonly high = new Float64Array(65536);
-  private readonly low: Float64Array[];
+  private readonly high = new Uint32Array(65536);
+  private readonly low: Uint32Array[];
   private buckets: number[] = [];
   private greaterAbove: number[] = [];
-  private scratch = new Uint32Array(0);
 
   constructor(ranks: readonly number[]) {
     this.ranks = ranks;
-    this.low = ranks.map(() => new Float64Array(65536));
-  }
-
-  private bitsOf(values: Float32Array): Uint32Array {
-    if (this.scratch.length < values.length) this.scratch = new Uint32Array(values.length);
-    return magnitudeBits(values, this.scratch);
+    this.low = ranks.map(() => new Uint32Array(65536));
   }
 
   /** Pass 1: feed every chunk. */
   observeHigh(values: Float32Array): void {
-    const bits = this.bitsOf(values);
+    const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
     const high = this.high;
-    for (let i = 0; i < values.length; i++) high[bits[i]! >>> 16]!++;
+    for (let i = 0; i < bits.length; i++) high[(bits[i]! & 0x7fffffff) >>> 16]!++;
   }
 
   /** Between the passes. */
@@ -64,12 +58,12 @@ export class MagnitudeRankSelector {
 
   /** Pass 2: feed every chunk again. */
   observeLow(values: Float32Array): void {
-    const bits = this.bitsOf(values);
+    const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
     for (let r = 0; r < this.ranks.length; r++) {
       const bucket = this.buckets[r]!;
       const low = this.low[r]!;
-      for (let i = 0; i < values.length; i++) {
-        const b = bits[i]!;
+      for (let i = 0; i < bits.length; i++) {
+        const b = bits[i]! & 0x7fffffff;
         if (b >>> 16 === bucket) low[b & 0xffff]!++;
       }
     }

@@ -89,6 +89,23 @@ class RankWindow {
     this.seenLast = 0;
   }
 
+  /** values[i] ← keep(|values[i]|) ? values[i]·factor : 0, with the common cases decided inline. */
+  applyInPlace(values: Float32Array, factor: number): void {
+    if (this.empty) {
+      values.fill(0);
+      return;
+    }
+    const first = this.first;
+    const last = this.last;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      const a = v < 0 ? -v : v;
+      if (a < first && a > last) values[i] = v * factor;
+      else if (a > first || a < last) values[i] = 0;
+      else values[i] = this.keep(a) ? v * factor : 0;
+    }
+  }
+
   keep(magnitude: number): boolean {
     if (this.empty) return false;
     if (magnitude < this.first && magnitude > this.last) return true;
@@ -135,9 +152,7 @@ function rankWindowSparsifier(low: number, high: number, rescale: boolean): Spar
       }
     },
     apply(values) {
-      for (let i = 0; i < values.length; i++) {
-        values[i] = window.keep(Math.abs(values[i]!)) ? values[i]! * factor : 0;
-      }
+      window.applyInPlace(values, factor);
     },
   };
 }
