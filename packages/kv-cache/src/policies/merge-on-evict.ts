@@ -78,34 +78,47 @@ export function mergeIntoNearest(
   const d = store.headDim;
   const evicted = evictedIndices(n, kept);
   if (evicted.length === 0 || kept.length === 0) return;
-  const keyNorm = new Float64Array(n);
-  const valueNorm = new Float64Array(n);
-  const allKeys = store.keys;
-  const allValues = store.values;
-  for (let i = 0; i < n; i++) {
-    let keySquared = 0;
-    let valueSquared = 0;
-    for (let c = i * d; c < (i + 1) * d; c++) {
-      keySquared += (allKeys[c] as number) ** 2;
-      valueSquared += (allValues[c] as number) ** 2;
+  // Norms are computed once, lazily: kept key norms inside the first search pass, value norms only
+  // for the slots a merge touches (one pass over the cache per compression, not three).
+  const keys = store.keys;
+  const values = store.values;
+  const keyNorm = new Float64Array(n).fill(-1);
+  const valueNorm = new Float64Array(n).fill(-1);
+  const norm = (array: Float32Array, cache: Float64Array, i: number): number => {
+    let value = cache[i] as number;
+    if (value < 0) {
+      let squared = 0;
+      for (let c = i * d; c < (i + 1) * d; c++) squared += (array[c] as number) ** 2;
+      value = Math.sqrt(squared);
+      cache[i] = value;
     }
-    keyNorm[i] = Math.max(EPSILON, Math.sqrt(keySquared));
-    valueNorm[i] = Math.sqrt(valueSquared);
-  }
+    return value;
+  };
   const bestSimilarity = new Float64Array(evicted.length);
   const bestTarget = new Int32Array(evicted.length);
-  const keys = allKeys;
   for (let e = 0; e < evicted.length; e++) {
     const source = (evicted[e] as number) * d;
-    const sourceNorm = keyNorm[evicted[e] as number] as number;
+    const sourceNorm = Math.max(EPSILON, norm(keys, keyNorm, evicted[e] as number));
     let best = Number.NEGATIVE_INFINITY;
     let bestIndex = 0;
     for (let k = 0; k < kept.length; k++) {
       const t = kept[k] as number;
       const offset = t * d;
       let dot = 0;
-      for (let c = 0; c < d; c++) dot += (keys[source + c] as number) * (keys[offset + c] as number);
-      const similarity = dot / (sourceNorm * (keyNorm[t] as number));
+      let targetNorm = keyNorm[t] as number;
+      if (targetNorm < 0) {
+        let squared = 0;
+        for (let c = 0; c < d; c++) {
+          const x = keys[offset + c] as number;
+          dot += (keys[source + c] as number) * x;
+          squared += x * x;
+        }
+        targetNorm = Math.sqrt(squared);
+        keyNorm[t] = targetNorm;
+      } else {
+        for (let c = 0; c < d; c++) dot += (keys[source + c] as number) * (keys[offset + c] as number);
+      }
+      const similarity = dot / (sourceNorm * Math.max(EPSILON, targetNorm));
       if (similarity > best) {
         best = similarity;
         bestIndex = t;
@@ -126,8 +139,8 @@ export function mergeIntoNearest(
     if (similarity < cutoff) continue;
     const source = evicted[e] as number;
     const t = bestTarget[e] as number;
-    const sourceNorm = valueNorm[source] as number;
-    const w = (Math.max(similarity, 0) * sourceNorm) / (sourceNorm + (valueNorm[t] as number) + EPSILON);
+    const sourceNorm = norm(values, valueNorm, source);
+    const w = (Math.max(similarity, 0) * sourceNorm) / (sourceNorm + norm(values, valueNorm, t) + EPSILON);
     let entry = accumulated.get(t);
     if (entry === undefined) {
       entry = { value: new Float64Array(d), weight: 0 };
