@@ -14,6 +14,8 @@ export interface MergeTensorsOptions {
   seed?: number;
   tensorName?: string;
   chunkElements?: number;
+  /** Bytes a method may cache between passes (see MergeContext.cacheBytes). */
+  cacheBytes?: number;
   registry?: MergeMethodRegistry;
 }
 
@@ -45,6 +47,7 @@ export function mergeTensors(options: MergeTensorsOptions): MergeTensorsResult {
     parameters: options.parameters ?? {},
     seed: options.seed ?? 0,
     chunkElements: options.chunkElements ?? 1 << 18,
+    ...(options.cacheBytes !== undefined ? { cacheBytes: options.cacheBytes } : {}),
     output,
     warnings,
   });

@@ -20,6 +20,8 @@ export interface MergeContext<Parameters, ModelParameters> {
   /** Target elements per row chunk. */
   readonly chunkElements: number;
   readonly output: TensorOutput;
+  /** Bytes a method may keep between passes over one tensor (default 256 MiB; 0: recompute every pass). */
+  readonly cacheBytes?: number;
   /** Methods append human-readable notes here (never console). */
   readonly warnings: string[];
 }

@@ -109,6 +109,9 @@ function sumKernel(
   }
 }
 
+/** Upper bound on delta bytes kept between passes (per tensor, all models together). */
+export const deltaCacheBytes = 256 * 1024 * 1024;
+
 export function taskArithmeticMethod(variant: TaskArithmeticVariant): MergeMethodV1 {
   const d = variant.defaults;
   return defineMergeMethod({
@@ -158,15 +161,35 @@ export function taskArithmeticMethod(variant: TaskArithmeticVariant): MergeMetho
       });
       // learning passes: every model in lockstep, the base decoded once per chunk
       const passes = Math.max(0, ...sparsifiers.map((s) => s.passes));
+      // With several passes, small and mid-size tensors keep their deltas from the first pass
+      // (bounded by deltaCacheBytes) instead of decoding every input again in each pass.
+      const cache =
+        passes > 1 && context.models.length * geometry.size * 4 <= (context.cacheBytes ?? deltaCacheBytes)
+          ? context.models.map(() => new Float32Array(geometry.size))
+          : undefined;
+      const deltaAt = (
+        index: number,
+        b: Float32Array | undefined,
+        rowStart: number,
+        rowEnd: number,
+        offset: number,
+      ) =>
+        cache && (b === undefined || cacheFilled)
+          ? cache[index]!.subarray(offset, offset + (rowEnd - rowStart) * geometry.rowLength)
+          : deltaOf(context.models[index]!, b!, rowStart, rowEnd);
+      let cacheFilled = false;
       for (let pass = 0; pass < passes; pass++) {
         forEachChunk(context, (rowStart, rowEnd, offset) => {
-          const b = base.read(rowStart, rowEnd);
-          context.models.forEach((view, index) => {
+          const b = cacheFilled ? undefined : base.read(rowStart, rowEnd);
+          context.models.forEach((_, index) => {
             const sparsifier = sparsifiers[index]!;
-            if (pass < sparsifier.passes)
-              sparsifier.observe(pass, deltaOf(view, b, rowStart, rowEnd), offset);
+            if (pass >= sparsifier.passes && !(cache && !cacheFilled)) return;
+            const delta = deltaAt(index, b, rowStart, rowEnd, offset);
+            if (cache && !cacheFilled) cache[index]!.set(delta, offset);
+            if (pass < sparsifier.passes) sparsifier.observe(pass, delta, offset);
           });
         });
+        if (cache) cacheFilled = true;
         for (const sparsifier of sparsifiers) if (pass < sparsifier.passes) sparsifier.endPass(pass);
       }
       const weights = context.modelParameters.map((q) => q.weight);
@@ -179,8 +202,8 @@ export function taskArithmeticMethod(variant: TaskArithmeticVariant): MergeMetho
       const { normalize, lambda } = p;
       forEachChunk(context, (rowStart, rowEnd, offset) => {
         const b = base.read(rowStart, rowEnd);
-        const sparse = context.models.map((view, index) => {
-          const delta = deltaOf(view, b, rowStart, rowEnd);
+        const sparse = context.models.map((_, index) => {
+          const delta = deltaAt(index, b, rowStart, rowEnd, offset);
           sparsifiers[index]!.apply(delta, offset);
           return delta;
         });
