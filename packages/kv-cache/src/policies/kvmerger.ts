@@ -77,10 +77,31 @@ export function findMergingSets(
   threshold: number,
 ): MergingSet[] {
   const sets: MergingSet[] = [];
+  if (threshold === Number.POSITIVE_INFINITY) return sets;
+  const keys = store.keys;
+  const d = store.headDim;
+  // one pass: each key's squared norm is computed once and reused for both of its pairs
+  let previousSquared = 0;
+  if (start < end)
+    for (let c = start * d; c < (start + 1) * d; c++) previousSquared += (keys[c] as number) ** 2;
   let runStart = start;
   let similaritySum = 0;
   for (let i = start + 1; i <= end; i++) {
-    const similarity = i < end ? cosine(store.key(i - 1), store.key(i)) : Number.NEGATIVE_INFINITY;
+    let similarity = Number.NEGATIVE_INFINITY;
+    if (i < end) {
+      let dot = 0;
+      let squared = 0;
+      const a = (i - 1) * d;
+      const b = i * d;
+      for (let c = 0; c < d; c++) {
+        const y = keys[b + c] as number;
+        dot += (keys[a + c] as number) * y;
+        squared += y * y;
+      }
+      const denominator = Math.sqrt(previousSquared * squared);
+      similarity = denominator > 0 ? dot / denominator : 0;
+      previousSquared = squared;
+    }
     if (similarity >= threshold) {
       similaritySum += similarity;
       continue;
@@ -183,19 +204,4 @@ function kvMergeHead(store: KVHeadStore, target: number, parameters: KVMergerPar
   if (store.length > target) {
     store.retain(selectKept(store.length, target, store.accumulatedAttention, sinks, recent));
   }
-}
-
-function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let c = 0; c < a.length; c++) {
-    const x = a[c] as number;
-    const y = b[c] as number;
-    dot += x * y;
-    na += x * x;
-    nb += y * y;
-  }
-  const denominator = Math.sqrt(na * nb);
-  return denominator > 0 ? dot / denominator : 0;
 }
