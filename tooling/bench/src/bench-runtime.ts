@@ -155,11 +155,12 @@ async function measureMeld(
   path: string,
   prefill: number,
   decode: number,
+  vocab: number,
 ): Promise<Omit<Measurement, 'engine' | 'model' | 'peakRssMb'>> {
   const started = performance.now();
   const model = await loadModel(path, { contextLength: 512 });
   const loadMs = performance.now() - started;
-  const prompt = promptTokens(prefill, model.config.vocabSize);
+  const prompt = promptTokens(prefill, vocab);
   model.forward(prompt.slice(0, 8)); // warm-up (JIT)
   let best = Number.POSITIVE_INFINITY;
   for (let rep = 0; rep < 2; rep++) {
@@ -193,6 +194,7 @@ async function measureLlamaCpp(
   path: string,
   prefill: number,
   decode: number,
+  vocab: number,
 ): Promise<Omit<Measurement, 'engine' | 'model' | 'peakRssMb'>> {
   // A computed specifier keeps the bundler from inlining node-llama-cpp (it loads native binaries).
   const specifier = 'node-llama-cpp';
@@ -203,8 +205,7 @@ async function measureLlamaCpp(
   const context = await model.createContext({ contextSize: 512, threads: 1, batchSize: 512 });
   const sequence = context.getSequence();
   const loadMs = performance.now() - started;
-  const vocab = model.fileInsights.tensorInfo?.find((t) => t.name === 'token_embd.weight')?.dimensions[1];
-  const prompt = promptTokens(prefill, Number(vocab ?? 512)) as never[];
+  const prompt = promptTokens(prefill, vocab) as never[];
   const clear = () => sequence.eraseContextTokenRanges([{ start: 0, end: sequence.nextTokenIndex }]);
   await sequence.evaluateWithoutGeneratingNewTokens(prompt.slice(0, 8));
   await clear();
@@ -241,11 +242,17 @@ async function measureLlamaCpp(
   };
 }
 
-async function worker(engine: string, path: string, prefill: number, decode: number): Promise<void> {
+async function worker(
+  engine: string,
+  path: string,
+  prefill: number,
+  decode: number,
+  vocab: number,
+): Promise<void> {
   const result =
     engine === 'meld'
-      ? await measureMeld(path, prefill, decode)
-      : await measureLlamaCpp(path, prefill, decode);
+      ? await measureMeld(path, prefill, decode, vocab)
+      : await measureLlamaCpp(path, prefill, decode, vocab);
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
   process.stdout.write(`\nRESULT ${JSON.stringify({ ...result, peakRssMb })}\n`);
 }
@@ -263,21 +270,34 @@ async function main(): Promise<void> {
       json: { type: 'string' },
       only: { type: 'string' },
       repeat: { type: 'string', default: '2' },
+      vocab: { type: 'string', default: '512' },
     },
   });
   const decode = Number(values.decode);
   const prefill = Number(values.prefill);
-  if (values.worker && values.model) return worker(values.worker, values.model, prefill, decode);
+  if (values.worker && values.model)
+    return worker(values.worker, values.model, prefill, decode, Number(values.vocab));
 
   const folder = join(tmpdir(), 'meld-bench-runtime');
   const models = [
     {
       name: 'stories260K.gguf (f32)',
       key: 'stories',
+      vocab: 512,
       path: sharedFile('models/stories260K/stories260K.gguf'),
     },
-    { name: 'synthetic 110M f32', key: 'f32', path: join(folder, 'synthetic-110m-f32.gguf') },
-    { name: 'synthetic 110M q8_0', key: 'q8_0', path: join(folder, 'synthetic-110m-q8_0.gguf') },
+    {
+      name: 'synthetic 110M f32',
+      key: 'f32',
+      vocab: synthetic.vocab,
+      path: join(folder, 'synthetic-110m-f32.gguf'),
+    },
+    {
+      name: 'synthetic 110M q8_0',
+      key: 'q8_0',
+      vocab: synthetic.vocab,
+      path: join(folder, 'synthetic-110m-q8_0.gguf'),
+    },
   ].filter((m) => !values.only || values.only === m.key);
   for (const model of models) {
     if (model.key !== 'stories' && !existsSync(model.path)) {
@@ -304,6 +324,8 @@ async function main(): Promise<void> {
             String(decode),
             '--prefill',
             String(prefill),
+            '--vocab',
+            String(model.vocab),
           ],
           { encoding: 'utf8', maxBuffer: 1 << 26 },
         );
