@@ -155,6 +155,29 @@ describe('methods against float64 references', () => {
     expect(got).toBeAllClose(combine(sparse, weights, { consensus: true, normalize: true }), tight);
   });
 
+  it('ties with heavily tied magnitudes (quantized deltas, as bf16 fine-tunes have) breaks ties by index', () => {
+    const quantized = models32.map((m) =>
+      m.map((v, i) => base32[i]! + Math.round((v - base32[i]!) * 20) / 20),
+    );
+    const qDeltas = quantized.map((m) => toF64(m).map((v, i) => v - base[i]!));
+    const sparse = qDeltas.map((d) => topK(d, 0.3));
+    const expected = combine(sparse, weights, { consensus: true, normalize: true });
+    for (const chunkElements of [1 << 20, 7 * cols]) {
+      for (const cacheBytes of [0, 1 << 20]) {
+        const got = mergeTensors({
+          method: 'ties',
+          base: base32,
+          models: quantized,
+          shape,
+          modelParameters: modelParameters({ density: 0.3 }),
+          chunkElements,
+          cacheBytes,
+        }).tensor.toFloat32();
+        expect(got).toBeAllClose(expected, tight);
+      }
+    }
+  });
+
   it('ties_peft (unweighted sign, divide by count) differs from mergekit’s ties', () => {
     const got = run('ties_peft', { modelParameters: modelParameters({ density: 0.3 }) });
     const sparse = deltas.map((d) => topK(d, 0.3));

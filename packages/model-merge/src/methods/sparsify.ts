@@ -97,6 +97,20 @@ class RankWindow {
     }
     const first = this.first;
     const last = this.last;
+    if (this.low === 0) {
+      // top-k (TIES): keep |x| > last, and the first (high − #greater) elements equal to it
+      const quota = this.high - this.greaterThanLast;
+      let seen = this.seenLast;
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i]!;
+        const a = v < 0 ? -v : v;
+        if (a > last) values[i] = v * factor;
+        else if (a === last && seen++ < quota) values[i] = v * factor;
+        else values[i] = 0;
+      }
+      this.seenLast = seen;
+      return;
+    }
     for (let i = 0; i < values.length; i++) {
       const v = values[i]!;
       const a = v < 0 ? -v : v;
