@@ -101,12 +101,15 @@ class RankWindow {
       // top-k (TIES): keep |x| > last, and the first (high − #greater) elements equal to it
       const quota = this.high - this.greaterThanLast;
       let seen = this.seenLast;
+      // branch-free: magnitudes at the threshold are common and unpredictable (bf16 deltas tie)
       for (let i = 0; i < values.length; i++) {
         const v = values[i]!;
-        const a = v < 0 ? -v : v;
-        if (a > last) values[i] = v * factor;
-        else if (a === last && seen++ < quota) values[i] = v * factor;
-        else values[i] = 0;
+        const a = Math.abs(v);
+        const greater = +(a > last);
+        const equal = +(a === last);
+        const kept = greater + equal * +(seen < quota); // the two cases exclude each other
+        seen += equal;
+        values[i] = kept * (v * factor);
       }
       this.seenLast = seen;
       return;

@@ -48,23 +48,21 @@ function consensusKernel(
     const [fx, fy] = [signFactors[0]!, signFactors[1]!];
     const [wx, wy] = [w[0]!, w[1]!];
     const [dx, dy] = [divisorFactors[0]!, divisorFactors[1]!];
+    // branch-free: which deltas agree with the elected sign is data-dependent and unpredictable
     for (let k = 0; k < out.length; k++) {
       const tx = x[k]!;
       const ty = y[k]!;
       const vx = tx * fx;
       const vy = ty * fy;
-      const positive = vx + vy >= 0;
-      let mixed = 0;
-      let divisor = 0;
-      if (positive ? vx > 0 : vx < 0) {
-        mixed += wx * tx;
-        divisor += dx;
+      const elected = 2 * +(vx + vy >= 0) - 1;
+      const mx = +(+(vx > 0) - +(vx < 0) === elected);
+      const my = +(+(vy > 0) - +(vy < 0) === elected);
+      let mixed = mx * (wx * tx) + my * (wy * ty);
+      const divisor = mx * dx + my * dy;
+      if (normalize) {
+        const tiny = +(Math.abs(divisor) < 1e-8);
+        mixed /= divisor + tiny * (1 - divisor);
       }
-      if (positive ? vy > 0 : vy < 0) {
-        mixed += wy * ty;
-        divisor += dy;
-      }
-      if (normalize) mixed /= Math.abs(divisor) < 1e-8 ? 1 : divisor;
       out[k] = b[k]! + lambda * mixed;
     }
     return;
