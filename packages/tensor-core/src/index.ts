@@ -11,7 +11,7 @@ export {
   topK,
 } from './backends/js/indexing';
 export { createJsBackend, type JsBackendOptions, jsKernels } from './backends/js/js-backend';
-export { matmulF32, matmulF32Scalar } from './backends/js/matmul';
+export { matmulF32, matmulF32Scalar, matmulQ8_0 } from './backends/js/matmul';
 export {
   matvecF32,
   matvecF32Scalar,

@@ -2,7 +2,7 @@
 // computed here, independently of the code under test.
 import { describe, expect, it } from 'vitest';
 import { f16ToF32, f32ToF16 } from '../../half';
-import { matmulF32, matmulF32Scalar } from './matmul';
+import { matmulF32, matmulF32Scalar, matmulQ8_0 } from './matmul';
 import { matvecF32, matvecF32Scalar, matvecQ8_0, matvecQ8_0Scalar } from './matvec';
 import { createSimdArena } from './wasm/simd-engine';
 
@@ -75,29 +75,37 @@ describe('SimdArena.sum (the read-only stream probe)', () => {
   });
 });
 
+/** A q8_0 matrix with varied scales (both signs) and every int8 value, and its float64 dequantization. */
+function q8Matrix(rows: number, cols: number): { bytes: Uint8Array; dense: Float64Array } {
+  const bytes = new Uint8Array(rows * (cols / 32) * 34);
+  const dense = new Float64Array(rows * cols);
+  let state = 11;
+  for (let block = 0; block < (rows * cols) / 32; block++) {
+    const scaleBits = f32ToF16((block % 2 ? -1 : 1) * (0.001 + (block % 7) * 0.013));
+    bytes[block * 34] = scaleBits & 0xff;
+    bytes[block * 34 + 1] = scaleBits >> 8;
+    for (let i = 0; i < 32; i++) {
+      state = (state * 1103515245 + 12345) % 2147483648;
+      const q = (state % 256) - 128;
+      bytes[block * 34 + 2 + i] = q & 0xff;
+      dense[block * 32 + i] = f16ToF32(scaleBits) * q;
+    }
+  }
+  return { bytes, dense };
+}
+
 describe('matvecQ8_0', () => {
   it.each([
     [5, 96, 0],
+    [5, 96, 1],
     [70, 64, 1],
-    [70, 4096, 2],
+    [71, 4096, 2],
   ])(
     'rows=%i cols=%i: TypeScript and SIMD (threads=%i, 0 = heap) read q8_0 blocks in place',
     (rows, cols, threads) => {
-      const bytes = new Uint8Array(rows * (cols / 32) * 34);
-      const dense = new Float64Array(rows * cols);
-      let state = 11;
-      for (let block = 0; block < (rows * cols) / 32; block++) {
-        const scaleBits = f32ToF16((block % 2 ? -1 : 1) * (0.001 + (block % 7) * 0.013));
-        bytes[block * 34] = scaleBits & 0xff;
-        bytes[block * 34 + 1] = scaleBits >> 8;
-        for (let i = 0; i < 32; i++) {
-          state = (state * 1103515245 + 12345) % 2147483648;
-          const q = (state % 256) - 128;
-          bytes[block * 34 + 2 + i] = q & 0xff;
-          dense[block * 32 + i] = f16ToF32(scaleBits) * q;
-        }
-      }
+      const { bytes, dense } = q8Matrix(rows, cols);
       const x = random(cols, 5);
+      x.fill(0, 32, 64); // an all-zero input block (scale 0) must give zeros, not NaN
       const expected = new Float64Array(rows);
       for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) expected[r] += dense[r * cols + c] * x[c];
       const tolerance = { rtol: 1e-4, atol: 1e-4 };
@@ -109,12 +117,48 @@ describe('matvecQ8_0', () => {
         expect(matvecQ8_0(new Float32Array(rows), bytes, x, rows, cols)).toBeAllClose(expected, tolerance);
         return;
       }
+      // The SIMD kernel quantizes x per 32-block to int16 (step max|x| / 32767): each product is then off
+      // by at most |w| * step / 2, so a row's error is bounded by the sum of those (plus f32 rounding).
       const arena = createSimdArena({ threads });
       const out = matvecQ8_0(new Float32Array(rows), arena.copyBytes(bytes), x, rows, cols);
-      expect(out).toBeAllClose(expected, tolerance);
+      for (let r = 0; r < rows; r++) {
+        let bound = 0;
+        for (let c = 0; c < cols; c += 32) {
+          let max = 0;
+          for (let i = c; i < c + 32; i++) max = Math.max(max, Math.abs(x[i]));
+          for (let i = c; i < c + 32; i++) bound += (Math.abs(dense[r * cols + i]) * max) / 32767 / 2;
+        }
+        expect(Math.abs(out[r] - expected[r])).toBeLessThanOrEqual(
+          bound + 1e-5 * (1 + Math.abs(expected[r])),
+        );
+      }
       arena.close();
     },
   );
+});
+
+describe('matmulQ8_0', () => {
+  it.each([
+    [1, 5, 64, 0],
+    [7, 13, 96, 1],
+    [33, 70, 320, 2],
+  ])('m=%i n=%i k=%i (threads=%i, 0 = heap) matches float64', (m, n, k, threads) => {
+    const { bytes, dense } = q8Matrix(n, k);
+    const a = random(m * k, 9);
+    const expected = new Float64Array(m * n);
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < n; j++)
+        for (let p = 0; p < k; p++) expected[i * n + j] += a[i * k + p] * dense[j * k + p];
+    const tolerance = { rtol: 1e-4, atol: 1e-4 };
+    if (threads === 0) {
+      expect(matmulQ8_0(new Float32Array(m * n), a, bytes, m, n, k)).toBeAllClose(expected, tolerance);
+      return;
+    }
+    const arena = createSimdArena({ threads });
+    const out = matmulQ8_0(new Float32Array(m * n), a, arena.copyBytes(bytes), m, n, k);
+    expect(out).toBeAllClose(expected, tolerance);
+    arena.close();
+  });
 });
 
 describe('matmulF32', () => {

@@ -1,5 +1,6 @@
 // Matrix products on plain typed arrays. out[b, m, n] = a[b, m, k] * b[b, k, n] (or b[b, n, k] with transposeB).
 // Allocation-free for the caller: `out` is passed in. Large products run the WebAssembly SIMD kernel.
+import { dequantizeQ8_0 } from '../../quant/q8-0';
 import { defaultSimdArena, simdEngineFor } from './wasm/simd-engine';
 
 /** Products smaller than this many multiply-adds stay in TypeScript (packing would cost more). */
@@ -67,6 +68,45 @@ export function matmulF32Scalar(
       const bRow = p * n;
       for (let j = 0; j < n; j++) out[outRow + j] += value * b[bRow + j];
     }
+  }
+  return out;
+}
+
+/** Weight rows dequantized per step of the TypeScript q8_0 product (bounds its temporary memory). */
+const Q8_ROWS_PER_STEP = 64;
+
+/**
+ * out[m, n] = a[m, k] dequant(weight)^T for a GGML q8_0 weight [n, k] (k % 32 == 0, 34-byte blocks):
+ * the prompt-sized product of a quantized linear layer. When `bytes` lives in a SimdArena
+ * (`arena.copyBytes`), each weight row is decoded once by a SIMD kernel into the f32 matmul's packed
+ * panels and the SIMD matmul runs over all m rows; otherwise 64 rows at a time are dequantized and
+ * multiplied with `matmulF32`.
+ */
+export function matmulQ8_0(
+  out: Float32Array,
+  a: Float32Array,
+  bytes: Uint8Array,
+  m: number,
+  n: number,
+  k: number,
+): Float32Array {
+  const engine = simdEngineFor(bytes);
+  if (engine !== undefined) {
+    engine.matmulQ8_0(out, a, bytes, m, n, k);
+    return out;
+  }
+  const rowBytes = (k / 32) * 34;
+  const step = Math.min(n, Q8_ROWS_PER_STEP);
+  const decoded = new Float32Array(step * k);
+  const partial = new Float32Array(m * step);
+  const input = a.subarray(0, m * k);
+  for (let start = 0; start < n; start += step) {
+    const count = Math.min(step, n - start);
+    const weights = decoded.subarray(0, count * k);
+    dequantizeQ8_0(bytes.subarray(start * rowBytes, (start + count) * rowBytes), count * k, weights);
+    const product = partial.subarray(0, m * count);
+    matmulF32(product, input, weights, m, count, k, true);
+    for (let t = 0; t < m; t++) out.set(product.subarray(t * count, (t + 1) * count), t * n + start);
   }
   return out;
 }

@@ -63,6 +63,10 @@ export const op = {
   i32And: [0x71],
   i32LtU: [0x49],
   i32GeU: [0x4f],
+  /** select: the first operand when the i32 condition is non-zero, else the second. */
+  select: [0x1b],
+  f32ConvertI32S: [0xb2],
+  i32Load8S: (offset = 0) => [0x2c, 0, ...unsignedLeb(offset)],
   f32Load: (offset = 0) => [0x2a, 2, ...unsignedLeb(offset)],
   i32Load16U: (offset = 0) => [0x2f, 1, ...unsignedLeb(offset)],
   f32Store: (offset = 0) => [0x38, 2, ...unsignedLeb(offset)],
@@ -82,6 +86,9 @@ export const op = {
   f32x4Mul: [0xfd, 0xe6, 0x01],
   i16x8ExtendLowI8x16S: [0xfd, 0x87, 0x01],
   i16x8ExtendHighI8x16S: [0xfd, 0x88, 0x01],
+  i32x4Add: [0xfd, 0xae, 0x01],
+  /** i32x4.dot_i16x8_s: pairwise products of eight int16 lanes summed into four int32 lanes (pmaddwd). */
+  i32x4DotI16x8S: [0xfd, 0xba, 0x01],
   i32x4ExtendLowI16x8S: [0xfd, 0xa7, 0x01],
   i32x4ExtendHighI16x8S: [0xfd, 0xa8, 0x01],
   f32x4ConvertI32x4S: [0xfd, 0xfa, 0x01],

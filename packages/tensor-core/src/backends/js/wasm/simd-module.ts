@@ -5,10 +5,12 @@
 //   k x R floats (R rows interleaved); bPacked: nPadded/8 panels `bStride` bytes apart, each k x 8 floats;
 //   c: rows x nPadded row-major, overwritten (accumulate = 0) or added to (1). rows % R == 0, nPadded % 8 == 0.
 //   The strides let the caller run one k-block (cache blocking) of larger packed operands. Byte pointers.
+// matvecQ8 / unpackQ8: the q8_0 kernels (simd-q8.ts).
 // sum(start, end, out): a read-only stream (the memory-bandwidth probe of the benchmark).
 import { assembleModule, type FunctionDefinition, op, valueType } from './assembler';
 import { matmulFunction } from './simd-matmul';
-import { matvecFunction, matvecQ8Function } from './simd-matvec';
+import { matvecFunction } from './simd-matvec';
+import { matvecQ8Function, unpackQ8Function } from './simd-q8';
 
 const { i32, v128 } = valueType;
 
@@ -78,7 +80,7 @@ let cached: Uint8Array | undefined;
 export function simdModuleBytes(): Uint8Array {
   if (cached === undefined)
     cached = assembleModule(
-      [matvecFunction(), matmulFunction(), sumFunction(), matvecQ8Function()],
+      [matvecFunction(), matmulFunction(), sumFunction(), matvecQ8Function(), unpackQ8Function()],
       1,
       MAXIMUM_PAGES,
     );
@@ -101,11 +103,21 @@ export interface SimdExports {
   sum(start: number, end: number, out: number): void;
   matvecQ8(
     w: number,
-    x: number,
+    xq: number,
+    xs: number,
     out: number,
     rowStart: number,
     rowEnd: number,
     blocks: number,
     table: number,
+  ): void;
+  unpackQ8(
+    w: number,
+    panel: number,
+    rowStart: number,
+    rowEnd: number,
+    blocks: number,
+    table: number,
+    k: number,
   ): void;
 }
