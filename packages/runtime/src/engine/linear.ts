@@ -1,8 +1,16 @@
-// A projection weight as the engine keeps it: f32 rows (copied into a WebAssembly SIMD arena when
-// available, so matvec reads them in place), or GGML q8_0 blocks kept quantized.
-import { createSimdArena, DTypeError, type SimdArena, simdSupported, type Tensor } from '@meld/tensor-core';
-import { matmulF32, matmulQ8_0 } from './kernels';
-import { Q8SimdStore, q8SimdSupported } from './q8-simd';
+// A projection weight as the engine keeps it: f32 rows or GGML q8_0 blocks (kept quantized), copied
+// into one WebAssembly SIMD arena when available so tensor-core's kernels read them in place.
+import {
+  createSimdArena,
+  DTypeError,
+  matmulF32,
+  matmulQ8_0,
+  matvecF32,
+  matvecQ8_0,
+  type SimdArena,
+  simdSupported,
+  type Tensor,
+} from '@meld/tensor-core';
 
 export interface Linear {
   /** Canonical HF name of the weight, e.g. model.layers.0.self_attn.q_proj.weight. */
@@ -13,50 +21,35 @@ export interface Linear {
   /** f32: [outFeatures * inFeatures] floats; q8_0: GGML blocks. */
   readonly data: Float32Array | Uint8Array;
   readonly bias?: Float32Array;
-  /** q8_0 weights placed in the SIMD kernel's memory (`data` is then a view of them). */
-  readonly q8?: { readonly store: Q8SimdStore; readonly offset: number };
+  /** Set when the q8_0 blocks were copied into the SIMD arena (`data` is then that copy). */
+  readonly q8?: { readonly arena: SimdArena };
 }
 
-/** Where f32 weights are placed: one arena per model (2 GiB at most), or the JS heap. */
+/** Where weights are placed: one SIMD arena per model (2 GiB at most), or the JS heap. */
 export class WeightStore {
   private arena: SimdArena | undefined;
   private arenaBytes = 0;
-  private q8Store: Q8SimdStore | undefined;
-  private maxRows = 0;
-  private maxColumns = 0;
   private static readonly limit = 1.9 * 2 ** 30;
 
   constructor(useSimd = simdSupported()) {
     if (useSimd) this.arena = createSimdArena();
-    if (useSimd && q8SimdSupported()) this.q8Store = new Q8SimdStore();
   }
 
-  /** Copies q8_0 blocks into the SIMD kernel's memory when available. */
-  placeQ8(bytes: Uint8Array, rows: number, columns: number): { data: Uint8Array; q8?: Linear['q8'] } {
-    const store = this.q8Store;
-    if (!store || columns % 32 !== 0) return { data: bytes };
-    const offset = store.place(bytes);
-    this.maxRows = Math.max(this.maxRows, rows);
-    this.maxColumns = Math.max(this.maxColumns, columns);
-    // `data` stays the loaded bytes until `seal` (the memory may still grow); see `sealed`.
-    return { data: bytes, q8: { store, offset } };
+  private fits(bytes: number): SimdArena | undefined {
+    if (!this.arena || this.arenaBytes + bytes > WeightStore.limit) return undefined;
+    this.arenaBytes += bytes;
+    return this.arena;
   }
 
-  /** Call once every weight is placed: reserves the kernel's scratch so its memory never grows again. */
-  seal(): void {
-    this.q8Store?.seal(this.maxRows, this.maxColumns);
-  }
-
-  /** After `seal`: the linear with `data` viewing the placed copy, so the loaded bytes can be collected. */
-  sealed(linear: Linear): Linear {
-    if (!linear.q8) return linear;
-    return { ...linear, data: linear.q8.store.view(linear.q8.offset, linear.data.byteLength) };
+  /** Copies q8_0 blocks into the arena when there is room (and cols % 32 == 0). */
+  placeQ8(bytes: Uint8Array, columns: number): { data: Uint8Array; q8?: Linear['q8'] } {
+    const arena = columns % 32 === 0 ? this.fits(bytes.byteLength) : undefined;
+    if (!arena) return { data: bytes };
+    return { data: arena.copyBytes(bytes), q8: { arena } };
   }
 
   place(values: Float32Array): Float32Array {
-    if (!this.arena || this.arenaBytes + values.byteLength > WeightStore.limit) return values;
-    this.arenaBytes += values.byteLength;
-    return this.arena.copyF32(values);
+    return this.fits(values.byteLength)?.copyF32(values) ?? values;
   }
 }
 
@@ -68,26 +61,23 @@ export function linearFromTensor(name: string, tensor: Tensor, store: WeightStor
   const biasData = bias?.toFloat32();
   const extra = biasData ? { bias: biasData } : {};
   if (tensor.dtype === 'q8_0') {
-    const placed = store.placeQ8(tensor.bytes(), outFeatures, inFeatures);
+    const placed = store.placeQ8(tensor.bytes(), inFeatures);
     return { name, outFeatures, inFeatures, dtype: 'q8_0', ...placed, ...extra };
   }
   return { name, outFeatures, inFeatures, dtype: 'f32', data: store.place(tensor.toFloat32()), ...extra };
 }
 
-/** out[rows, outFeatures] = x[rows, inFeatures] @ W^T (+ bias). */
-export function applyLinear(
-  linear: Linear,
-  out: Float32Array,
-  x: Float32Array,
-  rows: number,
-  scratch: (count: number) => Float32Array,
-): void {
+/** out[rows, outFeatures] = x[rows, inFeatures] @ W^T (+ bias), through tensor-core's kernels. */
+export function applyLinear(linear: Linear, out: Float32Array, x: Float32Array, rows: number): void {
+  const { inFeatures, outFeatures } = linear;
   if (linear.dtype === 'f32') {
-    matmulF32(out, x, linear.data as Float32Array, rows, linear.inFeatures, linear.outFeatures);
-  } else if (rows === 1 && linear.q8) {
-    linear.q8.store.matvec(out, linear.q8.offset, x, linear.outFeatures, linear.inFeatures);
+    const weight = linear.data as Float32Array;
+    if (rows === 1) matvecF32(out, weight, x, outFeatures, inFeatures);
+    else matmulF32(out, x.subarray(0, rows * inFeatures), weight, rows, outFeatures, inFeatures, true);
   } else {
-    matmulQ8_0(out, x, linear.data as Uint8Array, rows, linear.inFeatures, linear.outFeatures, scratch);
+    const bytes = linear.data as Uint8Array;
+    if (rows === 1) matvecQ8_0(out, bytes, x, outFeatures, inFeatures);
+    else matmulQ8_0(out, x, bytes, rows, outFeatures, inFeatures);
   }
   const bias = linear.bias;
   if (bias) {

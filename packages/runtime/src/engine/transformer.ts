@@ -69,7 +69,6 @@ export class Transformer {
   readonly config: ModelConfig;
   readonly weights: TransformerWeights;
   private readonly inverseFrequency: Float64Array;
-  private scratch = new Float32Array(0);
   private readonly buffers = new Map<string, Float32Array>();
 
   constructor(config: ModelConfig, weights: TransformerWeights) {
@@ -129,11 +128,6 @@ export class Transformer {
     return hidden;
   }
 
-  private ensureScratch(size: number): Float32Array {
-    if (this.scratch.length < size) this.scratch = new Float32Array(size);
-    return this.scratch;
-  }
-
   /** A reusable buffer of at least `size` floats (zeroed when `zero`), one per purpose. */
   private buffer(purpose: string, size: number, zero = false): Float32Array {
     let buffer = this.buffers.get(purpose);
@@ -151,7 +145,7 @@ export class Transformer {
     rows: number,
     adapters: readonly ActiveAdapter[],
   ): void {
-    applyLinear(linear, out, x, rows, (count) => this.ensureScratch(count));
+    applyLinear(linear, out, x, rows);
     if (adapters.length > 0)
       applyLoraDelta(adapters, linear.name, out, x, rows, linear.inFeatures, linear.outFeatures);
   }

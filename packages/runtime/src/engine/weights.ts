@@ -78,22 +78,11 @@ export function buildTransformerWeights(
   const embedTokens = get('model.embed_tokens.weight');
   const head = optional('lm_head.weight') ?? (config.tieWordEmbeddings ? embedTokens : get('lm_head.weight'));
   const lmHead = linearFromTensor('lm_head.weight', head, store);
-  store.seal();
-  const sealed = (linear: Linear) => store.sealed(linear);
   return {
     embedTokens,
-    layers: layers.map((layer) => ({
-      ...layer,
-      q: sealed(layer.q),
-      k: sealed(layer.k),
-      v: sealed(layer.v),
-      o: sealed(layer.o),
-      gate: sealed(layer.gate),
-      up: sealed(layer.up),
-      down: sealed(layer.down),
-    })),
+    layers,
     norm: get('model.norm.weight').toFloat32(),
-    lmHead: sealed(lmHead),
+    lmHead,
   };
 }
 
