@@ -1,5 +1,7 @@
 // A subcommand of `meld`. Each lives in its own file under commands/ and is listed in commands/index.ts.
-// Commands parse their own flags (node:util parseArgs + zod) and keep logic in the packages.
+// Commands declare their flags (node:util parseArgs config, validated with zod through
+// options/parse.ts) and keep the logic in the packages.
+import type { FlagSpecs } from './options/parse';
 
 export interface CommandIO {
   stdout: NodeJS.WritableStream;
@@ -11,8 +13,10 @@ export interface Command {
   readonly name: readonly string[];
   /** One line for `meld --help`. */
   readonly summary: string;
-  /** Full help text for `meld NAME --help`. */
+  /** Full help text for `meld NAME --help`: every flag with its default, and an example. */
   readonly help: string;
+  /** The flags `run` accepts (`--help` aside); help.test.ts checks each is explained in `help`. */
+  readonly flags: FlagSpecs;
   /** Returns the process exit code. */
   run(argv: string[], io: CommandIO): Promise<number>;
 }

@@ -1,6 +1,6 @@
-import { MeldError } from '@meld/tensor-core';
-import { type Command, type CommandIO, UsageError } from './command';
+import type { Command, CommandIO } from './command';
 import { commands } from './commands/index';
+import { exitCodes, reportError } from './output';
 
 function overview(): string {
   const width = Math.max(...commands.map((c) => c.name.join(' ').length), 8);
@@ -12,6 +12,8 @@ function overview(): string {
     '',
     'Commands:',
     ...lines,
+    '',
+    'Exit codes: 0 success, 1 failure (bad file, failed job), 2 usage error (unknown flag, bad value).',
     '',
   ].join('\n');
 }
@@ -34,31 +36,21 @@ export async function main(
 ): Promise<number> {
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     io.stdout.write(overview());
-    return argv.length === 0 ? 2 : 0;
+    return argv.length === 0 ? exitCodes.usage : exitCodes.ok;
   }
   const found = findCommand(argv);
   if (!found) {
     io.stderr.write(`meld: unknown command '${argv.join(' ')}'\n\n${overview()}`);
-    return 2;
+    return exitCodes.usage;
   }
   const { command, rest } = found;
   if (rest.includes('--help') || rest.includes('-h')) {
     io.stdout.write(`${command.help.trimEnd()}\n`);
-    return 0;
+    return exitCodes.ok;
   }
   try {
     return await command.run(rest, io);
   } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr.write(
-        `meld ${command.name.join(' ')}: ${error.message}\n(see meld ${command.name.join(' ')} --help)\n`,
-      );
-      return 2;
-    }
-    if (MeldError.isInstance(error)) {
-      io.stderr.write(`meld ${command.name.join(' ')}: ${error.name}: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
+    return reportError(io, command.name, error);
   }
 }

@@ -1,8 +1,11 @@
 // meld convert: write a model as a Hugging Face folder or a GGUF file.
-import { parseArgs } from 'node:util';
-import { convertModel, loadModel } from '@meld/runtime';
+import { convertModel } from '@meld/runtime';
 import { z } from 'zod';
-import { type Command, type CommandIO, UsageError } from '../command';
+import type { Command, CommandIO } from '../command';
+import { secondsSince } from '../format';
+import { contextFlag, contextLengthSchema, loadModelSource } from '../options/model-source';
+import { expectPositionals, parseCommandLine } from '../options/parse';
+import { printWarnings } from '../output';
 
 const help = `meld convert SOURCE [--tokenizer FILE] --to hf|gguf [--dtype f32|f16|bf16|q8_0] OUT
 
@@ -14,54 +17,43 @@ Loads SOURCE (llama2.c .bin, GGUF, HF folder or hf:owner/repo) and writes it to 
 
 Options:
   --to FORMAT        hf or gguf (required)
-  --dtype TYPE       weight type (default f32)
+  --dtype TYPE       weight type: f32, f16, bf16 (hf only) or q8_0 (gguf only) (default f32)
   --tokenizer FILE   tokenizer for a llama2.c checkpoint (default: beside it)
-  --context N        override the context length written to the output
+  --context N        override the context length written to the output (default: SOURCE's)
   --help             this text
+
+Example:
+  meld convert stories260K.bin --tokenizer tok512.bin --to gguf --dtype f16 stories260K-f16.gguf
 `;
+
+const flags = {
+  to: { type: 'string' },
+  dtype: { type: 'string' },
+  tokenizer: { type: 'string' },
+  ...contextFlag,
+} as const;
 
 const optionsSchema = z.object({
   to: z.enum(['hf', 'gguf'], { error: '--to must be hf or gguf' }),
   dtype: z.enum(['f32', 'f16', 'bf16', 'q8_0']).default('f32'),
   tokenizer: z.string().optional(),
-  context: z.coerce.number().int().positive().optional(),
+  context: contextLengthSchema,
 });
 
 async function run(argv: string[], io: CommandIO): Promise<number> {
-  let parsedArgs: ReturnType<typeof parseArgs>;
-  try {
-    parsedArgs = parseArgs({
-      args: argv,
-      options: {
-        to: { type: 'string' },
-        dtype: { type: 'string' },
-        tokenizer: { type: 'string' },
-        context: { type: 'string' },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const [source, out, ...extra] = parsedArgs.positionals;
-  if (!source || !out || extra.length > 0) throw new UsageError('expected SOURCE and OUT');
-  const parsed = optionsSchema.safeParse(parsedArgs.values);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new UsageError(`--${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
-  }
-  const options = parsed.data;
+  const parsed = parseCommandLine(argv, flags, optionsSchema, { positionals: true });
+  const [source, out] = expectPositionals(parsed.positionals, ['SOURCE', 'OUT']);
+  const { options } = parsed;
   const started = performance.now();
-  const model = await loadModel(source, {
-    ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}),
-    ...(options.context ? { contextLength: options.context } : {}),
+  const model = await loadModelSource({
+    flag: 'SOURCE',
+    source: source,
+    tokenizer: options.tokenizer,
+    contextLength: options.context,
   });
   const { warnings } = convertModel(model, out, { to: options.to, dtype: options.dtype });
-  for (const warning of warnings) io.stderr.write(`warning: ${warning}\n`);
-  io.stderr.write(
-    `wrote ${out} (${options.to}, ${options.dtype}) in ${((performance.now() - started) / 1000).toFixed(2)} s\n`,
-  );
+  printWarnings(io, warnings);
+  io.stderr.write(`wrote ${out} (${options.to}, ${options.dtype}) in ${secondsSince(started)} s\n`);
   return 0;
 }
 
@@ -69,5 +61,6 @@ export const convertCommand: Command = {
   name: ['convert'],
   summary: 'convert a model to a Hugging Face folder or a GGUF file (f32, f16, q8_0)',
   help,
+  flags,
   run,
 };

@@ -1,6 +1,5 @@
 // meld data check: Platypus's near-duplicate and contamination checks on a JSONL training set.
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import {
   baseWeightsFromModel,
   checkData,
@@ -12,9 +11,10 @@ import {
   trainingTokenizerFromModel,
   writeDataCheckReport,
 } from '@meld/finetune';
-import { loadModel } from '@meld/runtime';
 import { z } from 'zod';
-import { type Command, type CommandIO, UsageError } from '../command';
+import type { Command, CommandIO } from '../command';
+import { loadModelSource } from '../options/model-source';
+import { parseCommandLine } from '../options/parse';
 
 const help = `meld data check --train FILE.jsonl [--test FILE.jsonl] --out REPORT_DIR [options]
 
@@ -47,7 +47,25 @@ Options:
   --ngram N                 n-gram length in words (default 13)
   --ngram-dedup X           share of shared n-grams that makes a duplicate (default 0.7)
   --help                    this text
+
+Example:
+  meld data check --train train.jsonl --test test.jsonl --out report/ --ngram 8
 `;
+
+const flags = {
+  train: { type: 'string' },
+  test: { type: 'string' },
+  out: { type: 'string' },
+  embed: { type: 'string' },
+  tokenizer: { type: 'string' },
+  'embed-base-url': { type: 'string' },
+  'embed-model': { type: 'string' },
+  'embed-api-key-env': { type: 'string' },
+  dedup: { type: 'string' },
+  contamination: { type: 'string' },
+  ngram: { type: 'string' },
+  'ngram-dedup': { type: 'string' },
+} as const;
 
 const number = (flag: string) => z.coerce.number({ error: `--${flag} must be a number` });
 
@@ -91,46 +109,18 @@ function nonBlankLines(text: string): string[] {
 }
 
 async function run(argv: string[], io: CommandIO): Promise<number> {
-  let values: Record<string, unknown>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        train: { type: 'string' },
-        test: { type: 'string' },
-        out: { type: 'string' },
-        embed: { type: 'string' },
-        tokenizer: { type: 'string' },
-        'embed-base-url': { type: 'string' },
-        'embed-model': { type: 'string' },
-        'embed-api-key-env': { type: 'string' },
-        dedup: { type: 'string' },
-        contamination: { type: 'string' },
-        ngram: { type: 'string' },
-        'ngram-dedup': { type: 'string' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const parsed = optionsSchema.safeParse(values);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new UsageError(`--${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
-  }
-  const o = parsed.data;
+  const { options: o } = parseCommandLine(argv, flags, optionsSchema);
   const trainText = readFileSync(o.train, 'utf8');
   const train = parseJsonl(trainText, o.train);
   const test = o.test ? parseJsonl(readFileSync(o.test, 'utf8'), o.test) : undefined;
 
   let embed: EmbeddingFunction | undefined;
   if (o.embed) {
-    const model = await loadModel(
-      o.embed.slice('local:'.length),
-      o.tokenizer ? { tokenizer: o.tokenizer } : {},
-    );
+    const model = await loadModelSource({
+      flag: '--embed',
+      source: o.embed.slice('local:'.length),
+      tokenizer: o.tokenizer,
+    });
     embed = localEmbedder(new FrozenModel(baseWeightsFromModel(model)), trainingTokenizerFromModel(model));
   } else if (o['embed-base-url'] && o['embed-model']) {
     const apiKey = process.env[o['embed-api-key-env'] ?? 'OPENAI_API_KEY'];
@@ -171,5 +161,6 @@ export const dataCheckCommand: Command = {
   name: ['data', 'check'],
   summary: 'remove near-duplicates and test-set contamination from a JSONL training set',
   help,
+  flags,
   run,
 };

@@ -1,5 +1,4 @@
 // meld finetune: LoRA fine-tuning of a local model on a JSONL file, writing a PEFT adapter.
-import { parseArgs } from 'node:util';
 import {
   baseWeightsFromModel,
   type FinetuneProgressEvent,
@@ -7,11 +6,15 @@ import {
   readTrainingFile,
   trainingTokenizerFromModel,
 } from '@meld/finetune';
-import { loadModel } from '@meld/runtime';
 import { setKernelThreads } from '@meld/tensor-core';
-import { SingleBar } from 'cli-progress';
+import type { SingleBar } from 'cli-progress';
 import { z } from 'zod';
-import { type Command, type CommandIO, UsageError } from '../command';
+import type { Command, CommandIO } from '../command';
+import { formatSeconds } from '../format';
+import { loadModelSource, modelFlags, modelFlagsHelp, modelSchema } from '../options/model-source';
+import { parseCommandLine } from '../options/parse';
+import { printWarnings } from '../output';
+import { createProgressBar, stderrIsTerminal } from '../progress';
 
 const help = `meld finetune --model SOURCE --data FILE.jsonl --out ADAPTER_DIR [options]
 
@@ -27,9 +30,7 @@ Data: JSONL, one record per line, in any of these formats:
   {"text": ...}                                                   loss on all tokens
 
 Options:
-  --model SOURCE          llama2.c .bin, GGUF, HF folder or hf:owner/repo (required)
-  --tokenizer FILE        tokenizer for a llama2.c checkpoint (default: beside it)
-  --data FILE             training data (required): JSONL, or .txt plain text (documents
+${modelFlagsHelp(26)}  --data FILE             training data (required): JSONL, or .txt plain text (documents
                           separated by lines holding only <|endoftext|>; loss on all tokens)
   --out DIR               output folder for the adapter and checkpoints (required)
   --rank N                LoRA rank r (default 16)
@@ -54,17 +55,47 @@ Options:
   --template NAME         prompt template: alpaca (default, as Platypus), chatml or plain
   --save-every N          save OUT/checkpoint-STEP/ every N optimizer steps (default 0: never)
   --resume                continue from OUT's latest checkpoint (same data and options)
-  --max-steps N           stop after N optimizer steps
+  --max-steps N           stop after N optimizer steps (default: run every epoch)
   --seed N                seed for LoRA init, dropout and shuffling (default 42)
   --threads N             threads for the matrix products (default 1)
   --help                  this text
+
+Example:
+  meld finetune --model stories260K.bin --tokenizer tok512.bin --data train.jsonl --out adapter/ \\
+    --rank 4 --seq-len 64 --max-steps 10
 `;
+
+const flags = {
+  ...modelFlags,
+  data: { type: 'string' },
+  out: { type: 'string' },
+  rank: { type: 'string' },
+  alpha: { type: 'string' },
+  dropout: { type: 'string' },
+  rslora: { type: 'boolean' },
+  'target-modules': { type: 'string' },
+  epochs: { type: 'string' },
+  lr: { type: 'string' },
+  'warmup-steps': { type: 'string' },
+  schedule: { type: 'string' },
+  'weight-decay': { type: 'string' },
+  'max-grad-norm': { type: 'string' },
+  batch: { type: 'string' },
+  'grad-accum': { type: 'string' },
+  'seq-len': { type: 'string' },
+  'no-packing': { type: 'boolean' },
+  template: { type: 'string' },
+  'save-every': { type: 'string' },
+  resume: { type: 'boolean' },
+  'max-steps': { type: 'string' },
+  seed: { type: 'string' },
+  threads: { type: 'string' },
+} as const;
 
 const number = (flag: string) => z.coerce.number({ error: `--${flag} must be a number` });
 
 const optionsSchema = z.object({
-  model: z.string({ error: '--model is required' }).min(1),
-  tokenizer: z.string().optional(),
+  ...modelSchema,
   data: z.string({ error: '--data is required' }).min(1),
   out: z.string({ error: '--out is required' }).min(1),
   rank: number('rank').int().positive().optional(),
@@ -100,23 +131,11 @@ export function parseTargetModules(value: string): string[] | string {
     .filter((s) => s.length > 0);
 }
 
-function formatSeconds(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '?';
-  const s = Math.round(seconds);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  return h > 0
-    ? `${h}h${String(m).padStart(2, '0')}m`
-    : m > 0
-      ? `${m}m${String(s % 60).padStart(2, '0')}s`
-      : `${s}s`;
-}
-
 function progressReporter(io: CommandIO): {
   onProgress: (event: FinetuneProgressEvent) => void;
   stop: () => void;
 } {
-  const tty = (io.stderr as NodeJS.WriteStream).isTTY === true;
+  const tty = stderrIsTerminal(io);
   let bar: SingleBar | undefined;
   let lastLine = 0;
   return {
@@ -142,14 +161,13 @@ function progressReporter(io: CommandIO): {
           };
           if (tty) {
             if (!bar) {
-              bar = new SingleBar({
-                stream: io.stderr as NodeJS.WriteStream,
+              bar = createProgressBar(io, {
                 format: 'train [{bar}] {value}/{total} | loss {loss} | lr {lr} | {tps} tok/s | ETA {eta}',
                 barsize: 30,
               });
-              bar.start(event.totalSteps, event.step - 1, fields);
+              bar?.start(event.totalSteps, event.step - 1, fields);
             }
-            bar.update(event.step, fields);
+            bar?.update(event.step, fields);
           } else if (event.step === event.totalSteps || Date.now() - lastLine > 2000 || event.step === 1) {
             lastLine = Date.now();
             io.stderr.write(
@@ -171,52 +189,10 @@ function progressReporter(io: CommandIO): {
 }
 
 async function run(argv: string[], io: CommandIO): Promise<number> {
-  let values: Record<string, unknown>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        model: { type: 'string' },
-        tokenizer: { type: 'string' },
-        data: { type: 'string' },
-        out: { type: 'string' },
-        rank: { type: 'string' },
-        alpha: { type: 'string' },
-        dropout: { type: 'string' },
-        rslora: { type: 'boolean' },
-        'target-modules': { type: 'string' },
-        epochs: { type: 'string' },
-        lr: { type: 'string' },
-        'warmup-steps': { type: 'string' },
-        schedule: { type: 'string' },
-        'weight-decay': { type: 'string' },
-        'max-grad-norm': { type: 'string' },
-        batch: { type: 'string' },
-        'grad-accum': { type: 'string' },
-        'seq-len': { type: 'string' },
-        'no-packing': { type: 'boolean' },
-        template: { type: 'string' },
-        'save-every': { type: 'string' },
-        resume: { type: 'boolean' },
-        'max-steps': { type: 'string' },
-        seed: { type: 'string' },
-        threads: { type: 'string' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const parsed = optionsSchema.safeParse(values);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new UsageError(`--${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
-  }
-  const o = parsed.data;
+  const { options: o } = parseCommandLine(argv, flags, optionsSchema);
   if (o.threads !== undefined) setKernelThreads(o.threads);
   const records = readTrainingFile(o.data);
-  const model = await loadModel(o.model, o.tokenizer ? { tokenizer: o.tokenizer } : {});
+  const model = await loadModelSource({ flag: '--model', source: o.model, tokenizer: o.tokenizer });
   const reporter = progressReporter(io);
   const started = performance.now();
   try {
@@ -252,7 +228,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
       },
       onProgress: reporter.onProgress,
     });
-    for (const warning of result.warnings) io.stderr.write(`warning: ${warning}\n`);
+    printWarnings(io, result.warnings);
     const last = result.lossHistory[result.lossHistory.length - 1];
     io.stdout.write(
       `adapter ${result.adapterDir}\nsteps ${result.steps}\nfinal_loss ${last ? last.loss.toFixed(6) : 'n/a'}\nloss_curve ${result.lossCurvePath}\n`,
@@ -270,5 +246,6 @@ export const finetuneCommand: Command = {
   name: ['finetune'],
   summary: 'train a LoRA adapter (PEFT format) on a JSONL dataset',
   help,
+  flags,
   run,
 };

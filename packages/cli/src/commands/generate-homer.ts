@@ -13,7 +13,25 @@ import {
 import type { KVCacheShape, KVCacheV1 } from '@meld/kv-cache';
 import type { Model } from '@meld/runtime';
 import { MeldError } from '@meld/tensor-core';
+import { z } from 'zod';
 import { type CommandIO, UsageError } from '../command';
+import type { FlagSpecs } from '../options/parse';
+import type { SamplingOptions } from '../options/sampling';
+import { printWarnings } from '../output';
+
+export const homerFlags = {
+  'long-context': { type: 'string' },
+  prefix: { type: 'string' },
+  suffix: { type: 'string' },
+  'homer-calibration': { type: 'string' },
+} as const satisfies FlagSpecs;
+
+export const homerSchema = {
+  'long-context': z.enum(['homer'], { error: '--long-context must be homer' }).optional(),
+  prefix: z.string().optional(),
+  suffix: z.string().optional(),
+  'homer-calibration': z.string().optional(),
+};
 
 export const homerHelp = `  --long-context homer  read a prompt longer than the context with HOMER (hierarchical context merging):
                         chunks share a prefix and a suffix, merge in the upper layers, and the model
@@ -32,15 +50,7 @@ export interface HomerFlags {
   readonly suffix?: string | undefined;
   readonly calibration?: string | undefined;
   readonly maxTokens?: number | undefined;
-  readonly sampling: {
-    temperature: number;
-    topP: number;
-    topK?: number;
-    minP?: number;
-    repetitionPenalty?: number;
-    seed?: number;
-    stop: string[];
-  };
+  readonly sampling: SamplingOptions;
   /** Empty cache under the chosen --kv-policy (the merged KV is copied into it), or undefined for full. */
   readonly createCache?: ((shape: KVCacheShape) => KVCacheV1) | undefined;
 }
@@ -75,7 +85,7 @@ export async function runHomerGenerate(
   const started = performance.now();
   const prefill = homerPrefill(model, input, calibration ? { calibration } : {});
   const prefillMs = performance.now() - started;
-  for (const warning of prefill.warnings) io.stderr.write(`warning: ${warning}\n`);
+  printWarnings(io, prefill.warnings);
   const shape = {
     layers: model.config.numLayers,
     kvHeads: model.config.numKVHeads,

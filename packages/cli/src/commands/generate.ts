@@ -1,13 +1,22 @@
 // meld generate: stream a model's continuation of a prompt to stdout, exactly as llama2.c's run
 // prints it (the prompt, then the generated text, then a newline); timings go to stderr.
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { kvPolicyNames, resolveKVOptions } from '@meld/kv-cache';
-import { type ActiveAdapter, loadLoraAdapter, loadModel } from '@meld/runtime';
-import { ValidationError } from '@meld/tensor-core';
+import { kvPolicyNames } from '@meld/kv-cache';
+import { type ActiveAdapter, loadLoraAdapter } from '@meld/runtime';
 import { z } from 'zod';
 import { type Command, type CommandIO, UsageError } from '../command';
-import { homerHelp, runHomerGenerate } from './generate-homer';
+import { kvCacheFlags, kvCacheSchema, resolveKVFlags } from '../options/kv-cache';
+import {
+  contextFlag,
+  contextLengthSchema,
+  loadModelSource,
+  modelFlags,
+  modelSchema,
+} from '../options/model-source';
+import { parseCommandLine } from '../options/parse';
+import { samplingFlags, samplingFromFlags, samplingSchema } from '../options/sampling';
+import { printWarnings } from '../output';
+import { homerFlags, homerHelp, homerSchema, runHomerGenerate } from './generate-homer';
 
 const help = `meld generate --model SOURCE [options]
 
@@ -23,18 +32,18 @@ Options:
                         it), or a tokenizer.json replacing the vocabulary of a GGUF file or HF folder
   --prompt TEXT         the prompt (default: empty, generation starts from BOS)
   --prompt-file FILE    read the prompt from a file instead
-  --max-tokens N        generate at most N new tokens
+  --max-tokens N        generate at most N new tokens (default: up to --steps)
   --steps N             llama2.c's -n: positions in total, BOS and prompt included (default 256;
                         0 or more than the context = the whole context). Ignored with --max-tokens
   --temperature T       0 = greedy (argmax); default 1.0
   --top-k K             keep the K most likely tokens (0 = off)
   --top-p P             nucleus sampling: keep the smallest set with probability >= P (default 0.9, 1 = off)
-  --min-p P             drop tokens less likely than P times the most likely one
-  --repetition-penalty R  divide the logits of tokens already seen by R (1 = off)
-  --stop TEXT           stop when TEXT is generated (repeatable); TEXT itself is not printed
+  --min-p P             drop tokens less likely than P times the most likely one (default 0 = off)
+  --repetition-penalty R  divide the logits of tokens already seen by R (default 1 = off)
+  --stop TEXT           stop when TEXT is generated (repeatable; default none); TEXT is not printed
   --seed S              random seed for sampling (default: time)
   --adapter DIR[:W]     apply a PEFT LoRA adapter at run time with weight W (default 1); repeatable
-  --context N           override the context length the model file declares
+  --context N           override the context length the model file declares (default: the file's)
   --kv-policy NAME      KV-cache compression policy: ${kvPolicyNames.join(', ')} (default full)
   --kv-budget B         KV slots kept per layer and head: a ratio below 1 or ending in % (0.35, 35%)
                         of the tokens seen, or a token count >= 1 (512); required unless the policy is full
@@ -42,34 +51,36 @@ Options:
   --kv-every N          also compress while decoding, every N steps (default 0: only the prompt)
                         At the end, kv_bytes=N peak_kv_bytes=N are printed on stderr.
 ${homerHelp}  --help                this text
+
+Example:
+  meld generate --model stories260K.bin --tokenizer tok512.bin --temperature 0 --steps 64
 `;
+
+const flags = {
+  ...modelFlags,
+  prompt: { type: 'string' },
+  'prompt-file': { type: 'string' },
+  'max-tokens': { type: 'string' },
+  steps: { type: 'string' },
+  ...samplingFlags,
+  adapter: { type: 'string', multiple: true },
+  ...contextFlag,
+  ...kvCacheFlags,
+  ...homerFlags,
+} as const;
 
 const optionsSchema = z
   .object({
-    model: z.string({ error: '--model is required' }).min(1),
-    tokenizer: z.string().optional(),
+    ...modelSchema,
     prompt: z.string().optional(),
     'prompt-file': z.string().optional(),
     'max-tokens': z.coerce.number().int().positive().optional(),
     steps: z.coerce.number().int().min(0).default(256),
-    temperature: z.coerce.number().min(0).default(1),
-    'top-k': z.coerce.number().int().min(0).optional(),
-    'top-p': z.coerce.number().gt(0).max(1).default(0.9),
-    'min-p': z.coerce.number().min(0).max(1).optional(),
-    'repetition-penalty': z.coerce.number().positive().optional(),
-    stop: z.array(z.string()).default([]),
-    seed: z.coerce.number().int().optional(),
+    ...samplingSchema,
     adapter: z.array(z.string()).default([]),
-    context: z.coerce.number().int().positive().optional(),
-    'kv-policy': z.string().default('full'),
-    'kv-budget': z.string().optional(),
-    'kv-param': z.array(z.string()).default([]),
-    'kv-every': z.coerce.number().int().min(0).default(0),
-    // --long-context (HOMER, @meld/context-merge; see generate-homer.ts)
-    'long-context': z.enum(['homer']).optional(),
-    prefix: z.string().optional(),
-    suffix: z.string().optional(),
-    'homer-calibration': z.string().optional(),
+    context: contextLengthSchema,
+    ...kvCacheSchema,
+    ...homerSchema,
   })
   .superRefine((value, context) => {
     if (value.prompt !== undefined && value['prompt-file'] !== undefined) {
@@ -88,62 +99,25 @@ export function parseAdapterSpec(spec: string): { folder: string; weight: number
 }
 
 async function run(argv: string[], io: CommandIO): Promise<number> {
-  let values: Record<string, unknown>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        model: { type: 'string' },
-        tokenizer: { type: 'string' },
-        prompt: { type: 'string' },
-        'prompt-file': { type: 'string' },
-        'max-tokens': { type: 'string' },
-        steps: { type: 'string' },
-        temperature: { type: 'string' },
-        'top-k': { type: 'string' },
-        'top-p': { type: 'string' },
-        'min-p': { type: 'string' },
-        'repetition-penalty': { type: 'string' },
-        stop: { type: 'string', multiple: true },
-        seed: { type: 'string' },
-        adapter: { type: 'string', multiple: true },
-        context: { type: 'string' },
-        'kv-policy': { type: 'string' },
-        'kv-budget': { type: 'string' },
-        'kv-param': { type: 'string', multiple: true },
-        'kv-every': { type: 'string' },
-        'long-context': { type: 'string' },
-        prefix: { type: 'string' },
-        suffix: { type: 'string' },
-        'homer-calibration': { type: 'string' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const parsed = optionsSchema.safeParse(values);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new UsageError(`--${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
-  }
-  const options = parsed.data;
+  const { options } = parseCommandLine(argv, flags, optionsSchema);
   const kv = resolveKVFlags(options);
-  const model = await loadModel(options.model, {
-    ...(options.tokenizer ? { tokenizer: options.tokenizer } : {}),
-    ...(options.context ? { contextLength: options.context } : {}),
+  const model = await loadModelSource({
+    flag: '--model',
+    source: options.model,
+    tokenizer: options.tokenizer,
+    contextLength: options.context,
   });
   const adapters: ActiveAdapter[] = options.adapter.map((spec) => {
     const { folder, weight } = parseAdapterSpec(spec);
     const adapter = loadLoraAdapter(folder);
-    for (const warning of adapter.warnings) io.stderr.write(`warning: ${warning}\n`);
+    printWarnings(io, adapter.warnings);
     return { adapter, weight };
   });
   const prompt =
     options['prompt-file'] !== undefined
       ? readFileSync(options['prompt-file'], 'utf8')
       : (options.prompt ?? '');
+  const sampling = samplingFromFlags(options);
   // --long-context homer: a separate path (generate-homer.ts) that reads inputs past the context.
   if (options['long-context'] === 'homer') {
     if (adapters.length > 0) throw new UsageError('--adapter is not supported with --long-context');
@@ -156,17 +130,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
         suffix: options.suffix,
         calibration: options['homer-calibration'],
         maxTokens: options['max-tokens'],
-        sampling: {
-          temperature: options.temperature,
-          topP: options['top-p'],
-          ...(options['top-k'] !== undefined ? { topK: options['top-k'] } : {}),
-          ...(options['min-p'] !== undefined ? { minP: options['min-p'] } : {}),
-          ...(options['repetition-penalty'] !== undefined
-            ? { repetitionPenalty: options['repetition-penalty'] }
-            : {}),
-          ...(options.seed !== undefined ? { seed: options.seed } : {}),
-          stop: options.stop,
-        },
+        sampling,
         createCache: options['kv-policy'] === 'full' ? undefined : (shape) => kv.createCache(shape),
       },
       io,
@@ -198,15 +162,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   process.once('SIGINT', onSignal);
   try {
     for await (const event of model.generate(tokens, {
-      temperature: options.temperature,
-      topP: options['top-p'],
-      ...(options['top-k'] !== undefined ? { topK: options['top-k'] } : {}),
-      ...(options['min-p'] !== undefined ? { minP: options['min-p'] } : {}),
-      ...(options['repetition-penalty'] !== undefined
-        ? { repetitionPenalty: options['repetition-penalty'] }
-        : {}),
-      ...(options.seed !== undefined ? { seed: options.seed } : {}),
-      stop: options.stop,
+      ...sampling,
       maxTokens,
       adapters,
       cache,
@@ -231,34 +187,10 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   return 0;
 }
 
-/** --kv-* flags to a cache factory; a bad value is a UsageError naming its flag. */
-function resolveKVFlags(options: {
-  'kv-policy': string;
-  'kv-budget'?: string | undefined;
-  'kv-param': string[];
-  'kv-every': number;
-}) {
-  try {
-    return resolveKVOptions({
-      policy: options['kv-policy'],
-      ...(options['kv-budget'] !== undefined ? { budget: options['kv-budget'] } : {}),
-      params: options['kv-param'],
-      compressEvery: options['kv-every'],
-    });
-  } catch (error) {
-    if (!(error instanceof ValidationError)) throw error;
-    const flag = error.path.startsWith('params')
-      ? '--kv-param'
-      : error.path === 'compressEvery'
-        ? '--kv-every'
-        : `--kv-${error.path}`;
-    throw new UsageError(`${flag}: ${error.message}`);
-  }
-}
-
 export const generateCommand: Command = {
   name: ['generate'],
   summary: 'stream text from a model (llama2.c .bin, GGUF, HF folder, hf:owner/repo)',
   help,
+  flags,
   run,
 };

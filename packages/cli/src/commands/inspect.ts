@@ -1,6 +1,5 @@
 // meld inspect: what a model file holds (format, metadata, tensor table) without loading it.
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import {
   FormatError,
   type GgufValue,
@@ -10,7 +9,8 @@ import {
   readLlama2c,
 } from '@meld/tensor-core';
 import { z } from 'zod';
-import { type Command, type CommandIO, UsageError } from '../command';
+import type { Command, CommandIO } from '../command';
+import { expectPositionals, parseCommandLine } from '../options/parse';
 
 const help = `meld inspect FILE [--json] [--full]
 
@@ -23,13 +23,18 @@ FILE may be:
   a llama2.c checkpoint (.bin; its header fields are the metadata, tensors get Hugging Face names)
 
 Options:
-  --json    print one JSON object: {"format": "safetensors"|"gguf"|"llama2c", "metadata": {...},
+  --json    (default off) print one JSON object: {"format": "safetensors"|"gguf"|"llama2c", "metadata": {...},
             "tensors": [{"name", "dtype", "shape"}]}; dtypes are lowercase (f32, bf16, q8_0, ...),
             64-bit integers above 2^53 are strings
-  --full    print metadata arrays whole (by default arrays longer than 64 items are summarised as
+  --full    (default off) print metadata arrays whole (by default arrays longer than 64 items are summarised as
             {"type", "length"})
   --help    this text
+
+Example:
+  meld inspect stories260K.gguf --json
 `;
+
+const flags = { json: { type: 'boolean' }, full: { type: 'boolean' } } as const;
 
 const optionsSchema = z.object({
   json: z.boolean().default(false),
@@ -158,23 +163,10 @@ function formatText(path: string, report: InspectReport): string {
 }
 
 async function run(argv: string[], io: CommandIO): Promise<number> {
-  let parsedArgs: ReturnType<typeof parseArgs>;
-  try {
-    parsedArgs = parseArgs({
-      args: argv,
-      options: { json: { type: 'boolean' }, full: { type: 'boolean' } },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const [file, ...extra] = parsedArgs.positionals;
-  if (!file || extra.length > 0) throw new UsageError('expected exactly one FILE');
-  const parsed = optionsSchema.safeParse(parsedArgs.values);
-  if (!parsed.success) throw new UsageError(parsed.error.issues[0]?.message ?? 'invalid options');
-  const report = inspectModel(file, { full: parsed.data.full });
-  if (parsed.data.json) {
+  const parsed = parseCommandLine(argv, flags, optionsSchema, { positionals: true });
+  const [file] = expectPositionals(parsed.positionals, ['FILE']);
+  const report = inspectModel(file, { full: parsed.options.full });
+  if (parsed.options.json) {
     const { format, metadata, tensors } = report;
     io.stdout.write(
       `${JSON.stringify({ format, metadata, tensors }, (_, v) => (typeof v === 'bigint' ? v.toString() : v))}\n`,
@@ -189,5 +181,6 @@ export const inspectCommand: Command = {
   name: ['inspect'],
   summary: 'show the format, metadata and tensors of a safetensors, GGUF or llama2.c model',
   help,
+  flags,
   run,
 };

@@ -1,9 +1,11 @@
 // meld lora apply: merge and unload a LoRA adapter into a base model (W + s·B·A).
 import { applyLoraAdapter } from '@meld/model-merge';
 import { z } from 'zod';
-import { type Command, type CommandIO, UsageError } from '../command';
-import { parseFlags, zodUsage } from './lora-merge';
-import { formatBytes, parseByteSize, progressReporter } from './merge';
+import type { Command, CommandIO } from '../command';
+import { formatBytes, secondsSince } from '../format';
+import { mergeProgressBar } from '../merge-progress';
+import { parseByteSize } from '../options/byte-size';
+import { expectPositionals, parseCommandLine } from '../options/parse';
 
 const help = `meld lora apply --base MODEL --adapter ADAPTER OUT
 
@@ -17,10 +19,22 @@ Options:
   --adapter ADAPTER      PEFT adapter folder (required)
   --multiplier X         scale every delta by X (default 1)
   --out-shard-size SIZE  largest output shard, e.g. 500M, 5G (default 5G)
-  --overwrite            replace OUT if it exists
-  --no-progress          no progress bar
+  --overwrite            replace OUT if it exists (default: refuse)
+  --no-progress          no progress bar (also off when stderr is not a terminal)
   --help                 this text
+
+Example:
+  meld lora apply --base base/ --adapter adapter/ merged/
 `;
+
+const flags = {
+  base: { type: 'string' },
+  adapter: { type: 'string' },
+  multiplier: { type: 'string' },
+  'out-shard-size': { type: 'string' },
+  overwrite: { type: 'boolean' },
+  'no-progress': { type: 'boolean' },
+} as const;
 
 const optionsSchema = z.object({
   base: z.string({ error: '--base is required' }),
@@ -32,20 +46,12 @@ const optionsSchema = z.object({
 });
 
 async function run(argv: string[], io: CommandIO): Promise<number> {
-  const flags = parseFlags(argv, {
-    base: { type: 'string' },
-    adapter: { type: 'string' },
-    multiplier: { type: 'string' },
-    'out-shard-size': { type: 'string' },
-    overwrite: { type: 'boolean' },
-    'no-progress': { type: 'boolean' },
-  });
-  const [out, ...extra] = flags.positionals;
-  if (!out || extra.length > 0) throw new UsageError('expected OUT');
-  const options = zodUsage(optionsSchema, flags.values);
+  const parsed = parseCommandLine(argv, flags, optionsSchema, { positionals: true });
+  const [out] = expectPositionals(parsed.positionals, ['OUT']);
+  const { options } = parsed;
   const started = performance.now();
   let bytes = 0;
-  const bar = progressReporter(io, !options['no-progress']);
+  const bar = mergeProgressBar(io, !options['no-progress']);
   const result = applyLoraAdapter({
     base: options.base,
     adapter: options.adapter,
@@ -60,7 +66,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   });
   io.stderr.write(
     `applied ${result.modulesApplied} LoRA modules (${result.tensorsReplaced} saved modules replaced) into ${out}: ` +
-      `${formatBytes(bytes)} in ${result.files.join(', ')}, ${((performance.now() - started) / 1000).toFixed(2)} s\n`,
+      `${formatBytes(bytes)} in ${result.files.join(', ')}, ${secondsSince(started)} s\n`,
   );
   return 0;
 }
@@ -69,5 +75,6 @@ export const loraApplyCommand: Command = {
   name: ['lora', 'apply'],
   summary: 'merge a LoRA adapter into a base model and write the full model',
   help,
+  flags,
   run,
 };

@@ -2,8 +2,10 @@
 import { continualMerge, continualWeights, loraCombinations } from '@meld/model-merge';
 import { readPeftAdapter } from '@meld/tensor-core';
 import { z } from 'zod';
+import { writeAdapterFolder } from '../adapter-folder';
 import { type Command, type CommandIO, UsageError } from '../command';
-import { parseFlags, splitList, writeAdapterFolder, zodUsage } from './lora-merge';
+import { expectPositionals, parseCommandLine, splitList } from '../options/parse';
+import { printWarnings } from '../output';
 
 const help = `meld lora continual --order A,B,C [--method METHOD] OUT
 
@@ -15,12 +17,24 @@ and the first two with 2^-(n-1). With ties / dare_* each step calls the combinat
 Options:
   --order LIST           comma-separated adapter folders, in merge order (required)
   --method METHOD        mean (default), cat, svd, linear, ties, dare_ties, dare_linear, ties_svd, ...
-  --step-weights W1,W2   weights of (previous merge, next adapter) at each step
+  --step-weights W1,W2   weights of (previous merge, next adapter) at each step (default: the method's)
   --density D            density for ties / dare (default 1)
   --seed N               seed for DARE masks (default 0)
-  --overwrite            replace OUT if it exists
+  --overwrite            replace OUT if it exists (default: refuse)
   --help                 this text
+
+Example:
+  meld lora continual --order task1/,task2/,task3/ continual-adapter/
 `;
+
+const flags = {
+  order: { type: 'string' },
+  method: { type: 'string' },
+  'step-weights': { type: 'string' },
+  density: { type: 'string' },
+  seed: { type: 'string' },
+  overwrite: { type: 'boolean' },
+} as const;
 
 const optionsSchema = z.object({
   order: z.string({ error: '--order is required' }),
@@ -34,17 +48,9 @@ const optionsSchema = z.object({
 });
 
 async function run(argv: string[], io: CommandIO): Promise<number> {
-  const flags = parseFlags(argv, {
-    order: { type: 'string' },
-    method: { type: 'string' },
-    'step-weights': { type: 'string' },
-    density: { type: 'string' },
-    seed: { type: 'string' },
-    overwrite: { type: 'boolean' },
-  });
-  const [out, ...extra] = flags.positionals;
-  if (!out || extra.length > 0) throw new UsageError('expected OUT');
-  const options = zodUsage(optionsSchema, flags.values);
+  const parsed = parseCommandLine(argv, flags, optionsSchema, { positionals: true });
+  const [out] = expectPositionals(parsed.positionals, ['OUT']);
+  const { options } = parsed;
   const folders = splitList(options.order, '--order');
   if (folders.length === 0) throw new UsageError('--order: give at least one adapter');
   let stepWeights: [number, number] | undefined;
@@ -63,7 +69,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
       ...(stepWeights ? { stepWeights } : {}),
     },
   );
-  for (const warning of result.warnings) io.stderr.write(`warning: ${warning}\n`);
+  printWarnings(io, result.warnings);
   writeAdapterFolder(out, result.adapter, options.overwrite);
   const summary =
     options.method === 'mean' && !stepWeights
@@ -81,5 +87,6 @@ export const loraContinualCommand: Command = {
   name: ['lora', 'continual'],
   summary: 'merge LoRA adapters one after another along an order (MergeRepair)',
   help,
+  flags,
   run,
 };

@@ -1,8 +1,9 @@
 // meld lora extract: a PEFT adapter from the difference of two models (mergekit-extract-lora).
 import { extractLora } from '@meld/model-merge';
 import { z } from 'zod';
-import { type Command, type CommandIO, UsageError } from '../command';
-import { parseFlags, zodUsage } from './lora-merge';
+import type { Command, CommandIO } from '../command';
+import { secondsSince } from '../format';
+import { expectPositionals, parseCommandLine } from '../options/parse';
 
 const help = `meld lora extract --base MODEL --tuned MODEL --rank R OUT
 
@@ -17,10 +18,22 @@ Options:
   --tuned MODEL      fine-tuned model folder (required)
   --rank R           largest rank per module (required)
   --epsilon E        drop singular values <= E (default 0)
-  --embed-lora       give embeddings LoRA factors instead of saving them whole
-  --overwrite        replace OUT if it exists
+  --embed-lora       give embeddings LoRA factors instead of saving them whole (default off)
+  --overwrite        replace OUT if it exists (default: refuse)
   --help             this text
+
+Example:
+  meld lora extract --base base/ --tuned tuned/ --rank 8 extracted-adapter/
 `;
+
+const flags = {
+  base: { type: 'string' },
+  tuned: { type: 'string' },
+  rank: { type: 'string' },
+  epsilon: { type: 'string' },
+  'embed-lora': { type: 'boolean' },
+  overwrite: { type: 'boolean' },
+} as const;
 
 const optionsSchema = z.object({
   base: z.string({ error: '--base is required' }),
@@ -32,17 +45,9 @@ const optionsSchema = z.object({
 });
 
 async function run(argv: string[], io: CommandIO): Promise<number> {
-  const flags = parseFlags(argv, {
-    base: { type: 'string' },
-    tuned: { type: 'string' },
-    rank: { type: 'string' },
-    epsilon: { type: 'string' },
-    'embed-lora': { type: 'boolean' },
-    overwrite: { type: 'boolean' },
-  });
-  const [out, ...extra] = flags.positionals;
-  if (!out || extra.length > 0) throw new UsageError('expected OUT');
-  const options = zodUsage(optionsSchema, flags.values);
+  const parsed = parseCommandLine(argv, flags, optionsSchema, { positionals: true });
+  const [out] = expectPositionals(parsed.positionals, ['OUT']);
+  const { options } = parsed;
   const started = performance.now();
   const result = extractLora({
     base: options.base,
@@ -57,7 +62,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   io.stderr.write(
     `extracted ${ranks.length} LoRA modules (ranks ${Math.min(...ranks, Infinity)}..${Math.max(...ranks, 0)}), ` +
       `${result.modulesToSave.length} modules saved whole, ${result.unchanged} tensors unchanged, into ${out} ` +
-      `in ${((performance.now() - started) / 1000).toFixed(2)} s\n`,
+      `in ${secondsSince(started)} s\n`,
   );
   return 0;
 }
@@ -66,5 +71,6 @@ export const loraExtractCommand: Command = {
   name: ['lora', 'extract'],
   summary: 'extract a LoRA adapter from the difference of two models (truncated SVD)',
   help,
+  flags,
   run,
 };

@@ -1,14 +1,11 @@
 // meld lora merge: combine PEFT LoRA adapters into one (logic in @meld/model-merge).
-import { parseArgs } from 'node:util';
-import {
-  combineLoraAdapters,
-  type LoraCombination,
-  loraCombinations,
-  stageOutputFolder,
-} from '@meld/model-merge';
-import { type LoraAdapter, readPeftAdapter, writePeftAdapter } from '@meld/tensor-core';
+import { combineLoraAdapters, type LoraCombination, loraCombinations } from '@meld/model-merge';
+import { readPeftAdapter } from '@meld/tensor-core';
 import { z } from 'zod';
+import { writeAdapterFolder } from '../adapter-folder';
 import { type Command, type CommandIO, UsageError } from '../command';
+import { expectPositionals, parseCommandLine, splitList } from '../options/parse';
+import { printWarnings } from '../output';
 
 const help = `meld lora merge --adapters A,B,... [--weights W1,W2,...] [--method METHOD] OUT
 
@@ -33,18 +30,14 @@ Options:
   --density D            density for ties / dare / magnitude_prune (default 1)
   --majority-sign M      total or frequency (ties / dare_ties; default total)
   --svd-rank R           rank of svd outputs (default the largest input rank)
-  --svd-clamp Q          clamp factors to the Q quantile of their values (0 < Q < 1)
+  --svd-clamp Q          clamp factors to the Q quantile of their values (0 < Q < 1; default off)
   --seed N               seed for DARE masks (default 0)
-  --overwrite            replace OUT if it exists
+  --overwrite            replace OUT if it exists (default: refuse)
   --help                 this text
-`;
 
-export function splitList(text: string | undefined, flag: string): string[] {
-  if (!text) return [];
-  const items = text.split(',').map((s) => s.trim());
-  if (items.some((s) => s === '')) throw new UsageError(`${flag}: empty item in '${text}'`);
-  return items;
-}
+Example:
+  meld lora merge --adapters math/,code/ --weights 0.7,0.3 --method cat merged-adapter/
+`;
 
 export function parseWeights(text: string | undefined, count: number): number[] | undefined {
   if (text === undefined) return undefined;
@@ -56,34 +49,17 @@ export function parseWeights(text: string | undefined, count: number): number[] 
   return weights;
 }
 
-/** Writes an adapter folder atomically (staged beside OUT, renamed at the end). */
-export function writeAdapterFolder(outputDir: string, adapter: LoraAdapter, overwrite: boolean): void {
-  const staged = stageOutputFolder(outputDir, overwrite);
-  try {
-    writePeftAdapter(staged.path, adapter);
-    staged.commit();
-  } catch (error) {
-    staged.abort();
-    throw error;
-  }
-}
-
-export function zodUsage<T>(schema: z.ZodType<T>, values: unknown): T {
-  const parsed = schema.safeParse(values);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new UsageError(`--${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
-  }
-  return parsed.data;
-}
-
-export function parseFlags(argv: string[], options: NonNullable<Parameters<typeof parseArgs>[0]>['options']) {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
+const flags = {
+  adapters: { type: 'string' },
+  weights: { type: 'string' },
+  method: { type: 'string' },
+  density: { type: 'string' },
+  'majority-sign': { type: 'string' },
+  'svd-rank': { type: 'string' },
+  'svd-clamp': { type: 'string' },
+  seed: { type: 'string' },
+  overwrite: { type: 'boolean' },
+} as const;
 
 const optionsSchema = z.object({
   adapters: z.string({ error: '--adapters is required' }),
@@ -100,20 +76,9 @@ const optionsSchema = z.object({
 });
 
 async function run(argv: string[], io: CommandIO): Promise<number> {
-  const flags = parseFlags(argv, {
-    adapters: { type: 'string' },
-    weights: { type: 'string' },
-    method: { type: 'string' },
-    density: { type: 'string' },
-    'majority-sign': { type: 'string' },
-    'svd-rank': { type: 'string' },
-    'svd-clamp': { type: 'string' },
-    seed: { type: 'string' },
-    overwrite: { type: 'boolean' },
-  });
-  const [out, ...extra] = flags.positionals;
-  if (!out || extra.length > 0) throw new UsageError('expected OUT');
-  const options = zodUsage(optionsSchema, flags.values);
+  const parsed = parseCommandLine(argv, flags, optionsSchema, { positionals: true });
+  const [out] = expectPositionals(parsed.positionals, ['OUT']);
+  const { options } = parsed;
   const folders = splitList(options.adapters, '--adapters');
   if (folders.length === 0) throw new UsageError('--adapters: give at least one adapter');
   const adapters = folders.map((folder) => readPeftAdapter(folder));
@@ -127,7 +92,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     ...(options['svd-clamp'] ? { svdClamp: options['svd-clamp'] } : {}),
     seed: options.seed,
   });
-  for (const warning of result.warnings) io.stderr.write(`warning: ${warning}\n`);
+  printWarnings(io, result.warnings);
   writeAdapterFolder(out, result.adapter, options.overwrite);
   io.stderr.write(
     `merged ${adapters.length} adapters (${options.method}) into ${out}: ${result.adapter.modules.size} modules, r=${result.adapter.config.r}, lora_alpha=${result.adapter.config.lora_alpha}\n`,
@@ -139,5 +104,6 @@ export const loraMergeCommand: Command = {
   name: ['lora', 'merge'],
   summary: 'combine LoRA adapters (mean, cat, svd, ties_svd, dare_ties_svd, linear, ...)',
   help,
+  flags,
   run,
 };

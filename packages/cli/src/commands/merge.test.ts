@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { openSafetensorsModel, Tensor, writeSafetensors } from '@meld/tensor-core';
 import { describeWithShared, sharedFile } from '@meld/test-utils';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { parseByteSize } from './merge';
+import { parseByteSize } from '../options/byte-size';
 import { runMeld } from './run-meld-for-tests';
 
 const files = [

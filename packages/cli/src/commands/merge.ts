@@ -1,9 +1,12 @@
 // meld merge: mergekit-style model merging from a YAML config (logic in @meld/model-merge).
-import { parseArgs } from 'node:util';
-import { type MergeProgressEvent, mergeModels } from '@meld/model-merge';
-import cliProgress from 'cli-progress';
+import { mergeModels } from '@meld/model-merge';
 import { z } from 'zod';
-import { type Command, type CommandIO, UsageError } from '../command';
+import type { Command, CommandIO } from '../command';
+import { formatBytes } from '../format';
+import { mergeProgressBar } from '../merge-progress';
+import { parseByteSize } from '../options/byte-size';
+import { expectPositionals, parseCommandLine } from '../options/parse';
+import { printWarnings } from '../output';
 
 const help = `meld merge CONFIG.yml OUT_DIR [options]
 
@@ -25,72 +28,22 @@ Options:
                           (2^10) suffix, e.g. 500M, 5G (default 5G)
   --seed N                seed for DARE/DELLA masks (default: the config's random_seed, else 0)
   --dtype TYPE            output dtype, overrides the config: float32, float16 or bfloat16
-  --overwrite             replace OUT_DIR if it exists and is not empty
+                          (default: the config's out_dtype / dtype)
+  --overwrite             replace OUT_DIR if it exists and is not empty (default: refuse)
   --no-progress           no progress bar (also off when stderr is not a terminal)
   --help                  this text
+
+Example:
+  meld merge linear.yml merged/ --out-shard-size 500M --dtype bfloat16
 `;
 
-const units: Record<string, number> = {
-  '': 1,
-  K: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  KI: 2 ** 10,
-  MI: 2 ** 20,
-  GI: 2 ** 30,
-  TI: 2 ** 40,
-};
-
-/** '5G' → 5e9, '500M' → 5e8, '2Gi' → 2^31, '1000' → 1000 (a trailing B is allowed). */
-export function parseByteSize(text: string): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?)?B?\s*$/i.exec(text);
-  if (!match) throw new UsageError(`'${text}' is not a size (e.g. 500M, 5G, 2Gi)`);
-  const unit = units[(match[2] ?? '').toUpperCase()];
-  const bytes = Math.floor(Number(match[1]) * unit!);
-  if (!(bytes > 0)) throw new UsageError(`size '${text}' must be positive`);
-  return bytes;
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(2)} GB`;
-  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(1)} MB`;
-  if (bytes >= 1e3) return `${(bytes / 1e3).toFixed(1)} kB`;
-  return `${bytes} B`;
-}
-
-/** A progress bar over input bytes (tensors and ETA shown), or nothing when disabled. */
-export function progressReporter(io: CommandIO, enabled: boolean): (event: MergeProgressEvent) => void {
-  const stream = io.stderr as NodeJS.WriteStream;
-  if (!enabled || !stream.isTTY) return () => {};
-  const bar = new cliProgress.SingleBar(
-    {
-      stream,
-      format:
-        ' {bar} {percentage}% | {tensors}/{total_tensors} tensors | {done} of {all} | ETA {eta_formatted} | {name}',
-      hideCursor: true,
-      etaBuffer: 50,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  let totalTensors = 0;
-  return (event) => {
-    if (event.type === 'plan-ready') {
-      totalTensors = event.tensors;
-      bar.start(Math.max(1, event.inputBytes), 0, {
-        tensors: 0,
-        total_tensors: totalTensors,
-        done: '0 B',
-        all: formatBytes(event.inputBytes),
-        name: '',
-      });
-    } else if (event.type === 'tensor-start') {
-      bar.update({ name: event.name });
-    } else if (event.type === 'tensor-end') {
-      bar.update(event.inputBytesDone, { tensors: event.index + 1, done: formatBytes(event.inputBytesDone) });
-    } else if (event.type === 'merge-finished') bar.stop();
-  };
-}
+const flags = {
+  'out-shard-size': { type: 'string' },
+  seed: { type: 'string' },
+  dtype: { type: 'string' },
+  overwrite: { type: 'boolean' },
+  'no-progress': { type: 'boolean' },
+} as const;
 
 const optionsSchema = z.object({
   'out-shard-size': z.string().default('5G'),
@@ -105,32 +58,10 @@ const optionsSchema = z.object({
 const dtypeOf = { float32: 'f32', float16: 'f16', bfloat16: 'bf16' } as const;
 
 async function run(argv: string[], io: CommandIO): Promise<number> {
-  let parsedArgs: ReturnType<typeof parseArgs>;
-  try {
-    parsedArgs = parseArgs({
-      args: argv,
-      options: {
-        'out-shard-size': { type: 'string' },
-        seed: { type: 'string' },
-        dtype: { type: 'string' },
-        overwrite: { type: 'boolean' },
-        'no-progress': { type: 'boolean' },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const [configPath, outputDir, ...extra] = parsedArgs.positionals;
-  if (!configPath || !outputDir || extra.length > 0) throw new UsageError('expected CONFIG.yml and OUT_DIR');
-  const parsed = optionsSchema.safeParse(parsedArgs.values);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new UsageError(`--${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
-  }
-  const options = parsed.data;
-  const onProgress = progressReporter(io, !options['no-progress']);
+  const parsed = parseCommandLine(argv, flags, optionsSchema, { positionals: true });
+  const [configPath, outputDir] = expectPositionals(parsed.positionals, ['CONFIG.yml', 'OUT_DIR']);
+  const { options } = parsed;
+  const onProgress = mergeProgressBar(io, !options['no-progress']);
   const result = mergeModels({
     configPath,
     outputDir,
@@ -140,7 +71,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     overwrite: options.overwrite,
     onProgress,
   });
-  for (const warning of result.warnings) io.stderr.write(`warning: ${warning}\n`);
+  printWarnings(io, result.warnings);
   const rate = result.inputBytes / Math.max(result.seconds, 1e-9);
   io.stderr.write(
     [
@@ -157,5 +88,6 @@ export const mergeCommand: Command = {
   name: ['merge'],
   summary: 'merge models from a mergekit YAML config (ties, dare, slerp, model_stock, ...)',
   help,
+  flags,
   run,
 };
