@@ -79,6 +79,8 @@ export const op = {
   /** v128.load32_splat: one f32 from memory into all four lanes (a single vbroadcastss on x64). */
   v128Load32Splat: (offset = 0) => [0xfd, 0x09, 2, ...unsignedLeb(offset)],
   v128Store: (offset = 0) => [0xfd, 0x0b, 4, ...unsignedLeb(offset)],
+  /** v128.load8x8_s: eight int8 from memory, sign-extended to eight int16 lanes (one pmovsxbw on x64). */
+  v128Load8x8S: (offset = 0) => [0xfd, 0x01, 0, ...unsignedLeb(offset)],
   v128Zero: [0xfd, 0x0c, ...new Array<number>(16).fill(0)],
   f32x4Splat: [0xfd, 0x13],
   f32x4ExtractLane: (lane: number) => [0xfd, 0x1f, lane],

@@ -5,6 +5,7 @@
 import { f16ToF32 } from '../../../half';
 import { MATMUL_ROWS } from './simd-matmul';
 import { MAXIMUM_PAGES, type SimdExports, simdModuleBytes } from './simd-module';
+import { Q8_MATVEC_ROWS } from './simd-q8';
 import {
   runChunk,
   TASK_MATMUL,
@@ -235,8 +236,8 @@ export class SimdArena {
       const inverse = scale > 0 ? 1 / scale : 0;
       for (let i = base; i < base + 32; i++) words[i] = Math.round(x[i] * inverse);
     }
-    // Chunks of an even row count so every kernel call pairs its rows.
-    const perChunk = (rowsPerChunk(rows, cols) + 1) & ~1;
+    // Chunks of a multiple of the kernel's rows per pass.
+    const perChunk = Math.ceil(rowsPerChunk(rows, cols) / Q8_MATVEC_ROWS) * Q8_MATVEC_ROWS;
     this.parallel(
       TASK_MATVEC_Q8,
       [bytes.byteOffset, xqPointer, xsPointer, outPointer, blocks, table],
