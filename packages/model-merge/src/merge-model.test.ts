@@ -2,7 +2,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openSafetensorsModel } from '@meld/tensor-core';
+import { createLoraAdapter, openSafetensorsModel, Tensor, writePeftAdapter } from '@meld/tensor-core';
 import { describeWithShared } from '@meld/test-utils';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { MergeConfigError } from './config/parse';
@@ -12,8 +12,10 @@ import {
   TensorShapeMismatchError,
   UnmatchedTensorError,
 } from './errors';
+import { applyLoraAdapter } from './lora/apply';
 import { mergeModels } from './merge-model';
 import { mergeTensors } from './merge-tensors';
+import { seededData } from './methods/reference.test-helpers';
 import {
   loadStories,
   perturb,
@@ -248,6 +250,42 @@ dtype: float32
     });
     expect(merged.get(name)!).toBeAllClose(half.tensor.toFloat32(), close);
     expect(merged.get(name)!).not.toBeAllClose(base.tensors.get(name)!, close);
+  });
+
+  it('`model: base+lora_path` merges the adapter in as tensors are read (same as lora apply first)', () => {
+    const module = 'model.layers.1.self_attn.v_proj';
+    const [rows, cols] = base.shapes.get(`${module}.weight`)! as [number, number];
+    const adapterFolder = join(root, 'adapter');
+    writePeftAdapter(
+      adapterFolder,
+      createLoraAdapter({ r: 2, lora_alpha: 4, target_modules: ['v_proj'] }, [
+        {
+          module,
+          kind: 'linear',
+          a: Tensor.fromF32(seededData(41, 2 * cols, 0.3), [2, cols]),
+          b: Tensor.fromF32(seededData(42, rows * 2, 0.3), [rows, 2]),
+        },
+      ]),
+    );
+    const out = join(root, 'plus-lora-out');
+    mergeModels({
+      config: yaml(
+        `merge_method: linear\nmodels:\n  - model: BASE+${adapterFolder}\n    parameters: {weight: 1}\ndtype: float32\n`,
+      ),
+      outputDir: out,
+    });
+    const applied = join(root, 'plus-lora-applied');
+    applyLoraAdapter({ base: folders.base!, adapter: adapterFolder, outputDir: applied });
+    const merged = read(out);
+    const reference = read(applied);
+    expect(merged.get(`${module}.weight`)!).toBeAllClose(reference.get(`${module}.weight`)!, {
+      rtol: 1e-6,
+      atol: 1e-7,
+    });
+    expect(merged.get(`${module}.weight`)!).not.toBeAllClose(base.tensors.get(`${module}.weight`)!, {
+      rtol: 1e-3,
+      atol: 1e-4,
+    });
   });
 
   it('dare_ties is reproducible from random_seed', () => {

@@ -1,7 +1,16 @@
 // Input models: a folder (or file) of safetensors, read lazily through tensor-core.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { FormatError, openSafetensorsModel, type Tensor } from '@meld/tensor-core';
+import {
+  applyAdapterToWeight,
+  encodeBf16,
+  encodeF16,
+  FormatError,
+  type LoraAdapter,
+  openSafetensorsModel,
+  readPeftAdapter,
+  Tensor,
+} from '@meld/tensor-core';
 
 /** What the planner and executor need from an input model (tensor-core's SafetensorsModel fits). */
 export interface TensorSource {
@@ -44,7 +53,52 @@ export function resolveModelPath(reference: string, configFolder: string | undef
   return resolve(reference);
 }
 
+/** A model with a LoRA adapter merged in on the fly (mergekit's `model: base+lora_path`). */
+export function withLoraAdapter(source: TensorSource, adapter: LoraAdapter): TensorSource {
+  const modules = new Map([...adapter.modules.keys()].map((module) => [`${module}.weight`, module]));
+  for (const name of [...modules.keys(), ...adapter.extra.keys()]) {
+    if (!source.has(name))
+      throw new FormatError('adapter', name, 'the adapter targets a weight the model does not have');
+  }
+  const cast = (like: Tensor, values: Float32Array): Tensor => {
+    if (like.dtype === 'bf16') return Tensor.fromBytes('bf16', like.shape, encodeBf16(values));
+    if (like.dtype === 'f16') return Tensor.fromBytes('f16', like.shape, encodeF16(values));
+    return Tensor.fromF32(values, like.shape);
+  };
+  const readTensor = (name: string): Tensor => {
+    const tensor = source.readTensor(name);
+    const module = modules.get(name);
+    const saved = adapter.extra.get(name);
+    if (module) return cast(tensor, applyAdapterToWeight(adapter, module, tensor).toFloat32());
+    if (saved) return cast(tensor, saved.toFloat32());
+    return tensor;
+  };
+  return {
+    get names() {
+      return source.names;
+    },
+    has: (name) => source.has(name),
+    info: (name) => source.info(name),
+    readTensor,
+    readBytes: (name) =>
+      modules.has(name) || adapter.extra.has(name) ? readTensor(name).bytes() : source.readBytes(name),
+    close: () => source.close(),
+  };
+}
+
 export function openInputModel(reference: string, configFolder?: string): InputModel {
+  const plus = reference.indexOf('+');
+  if (plus > 0) {
+    // `base+lora_path`: the adapter is merged into the model as its tensors are read
+    const model = openInputModel(reference.slice(0, plus), configFolder);
+    const adapterPath = resolveModelPath(reference.slice(plus + 1), configFolder);
+    try {
+      return { ...model, reference, source: withLoraAdapter(model.source, readPeftAdapter(adapterPath)) };
+    } catch (error) {
+      model.source.close();
+      throw error;
+    }
+  }
   const path = resolveModelPath(reference, configFolder);
   if (!existsSync(path)) {
     throw new FormatError(
