@@ -73,6 +73,10 @@ export const op = {
   f32Add: [0x92],
   f32Mul: [0x94],
   f32Const0: [0x43, 0, 0, 0, 0],
+  f32Const: (value: number) => [0x43, ...new Uint8Array(Float32Array.of(value).buffer)],
+  f32Div: [0x95],
+  f32Max: [0x97],
+  f32Gt: [0x5e],
   v128Load: (offset = 0) => [0xfd, 0x00, 4, ...unsignedLeb(offset)],
   /** v128.load with alignment hint 1 (q8_0 blocks are 34 bytes, so their int8 payload is unaligned). */
   v128LoadUnaligned: (offset = 0) => [0xfd, 0x00, 0, ...unsignedLeb(offset)],
@@ -86,6 +90,12 @@ export const op = {
   f32x4ExtractLane: (lane: number) => [0xfd, 0x1f, lane],
   f32x4Add: [0xfd, 0xe4, 0x01],
   f32x4Mul: [0xfd, 0xe6, 0x01],
+  f32x4Abs: [0xfd, 0xe0, 0x01],
+  f32x4Max: [0xfd, 0xe9, 0x01],
+  /** f32x4.nearest: round to the nearest integer, ties to even. */
+  f32x4Nearest: [0xfd, 0x6a],
+  i32x4TruncSatF32x4S: [0xfd, 0xf8, 0x01],
+  i16x8NarrowI32x4S: [0xfd, 0x85, 0x01],
   i16x8ExtendLowI8x16S: [0xfd, 0x87, 0x01],
   i16x8ExtendHighI8x16S: [0xfd, 0x88, 0x01],
   i32x4Add: [0xfd, 0xae, 0x01],

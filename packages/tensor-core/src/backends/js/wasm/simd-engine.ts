@@ -91,6 +91,7 @@ export class SimdArena {
       sum: exports.sum as SimdExports['sum'],
       matvecQ8: exports.matvecQ8 as SimdExports['matvecQ8'],
       unpackQ8: exports.unpackQ8 as SimdExports['unpackQ8'],
+      quantizeQ8Input: exports.quantizeQ8Input as SimdExports['quantizeQ8Input'],
     };
     this.setThreads(options.threads ?? 1);
   }
@@ -217,25 +218,13 @@ export class SimdArena {
     if (!this.owns(bytes)) throw new RangeError('SimdArena.matvecQ8_0: weight is not in this arena');
     const table = this.halfTable().byteOffset;
     const blocks = cols >> 5;
-    // scratch: int16 x (cols * 2 bytes), f32 scales (blocks), f32 out (rows)
-    const space = this.scratch((cols >> 1) + blocks + rows + 64);
-    const xqPointer = space.pointer;
+    // scratch: f32 x, int16 x (cols * 2 bytes), f32 steps (blocks), f32 out (rows)
+    const space = this.scratch(cols + (cols >> 1) + blocks + rows + 64);
+    space.view.set(x.subarray(0, cols));
+    const xqPointer = space.pointer + ((cols * 4 + 63) & ~63);
     const xsPointer = xqPointer + ((cols * 2 + 63) & ~63);
     const outPointer = xsPointer + ((blocks * 4 + 63) & ~63);
-    const words = new Int16Array(this.memory.buffer, xqPointer, cols);
-    const scales = new Float32Array(this.memory.buffer, xsPointer, blocks);
-    for (let b = 0; b < blocks; b++) {
-      const base = b << 5;
-      let max = 0;
-      for (let i = base; i < base + 32; i++) {
-        const magnitude = Math.abs(x[i]);
-        if (magnitude > max) max = magnitude;
-      }
-      const scale = max / 32767;
-      scales[b] = scale;
-      const inverse = scale > 0 ? 1 / scale : 0;
-      for (let i = base; i < base + 32; i++) words[i] = Math.round(x[i] * inverse);
-    }
+    this.kernels.quantizeQ8Input(space.pointer, xqPointer, xsPointer, blocks);
     // Chunks of a multiple of the kernel's rows per pass.
     const perChunk = Math.ceil(rowsPerChunk(rows, cols) / Q8_MATVEC_ROWS) * Q8_MATVEC_ROWS;
     this.parallel(

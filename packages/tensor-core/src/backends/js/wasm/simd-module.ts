@@ -10,7 +10,7 @@
 import { assembleModule, type FunctionDefinition, op, valueType } from './assembler';
 import { matmulFunction } from './simd-matmul';
 import { matvecFunction } from './simd-matvec';
-import { matvecQ8Function, unpackQ8Function } from './simd-q8';
+import { matvecQ8Function, quantizeQ8InputFunction, unpackQ8Function } from './simd-q8';
 
 const { i32, v128 } = valueType;
 
@@ -80,7 +80,14 @@ let cached: Uint8Array | undefined;
 export function simdModuleBytes(): Uint8Array {
   if (cached === undefined)
     cached = assembleModule(
-      [matvecFunction(), matmulFunction(), sumFunction(), matvecQ8Function(), unpackQ8Function()],
+      [
+        matvecFunction(),
+        matmulFunction(),
+        sumFunction(),
+        matvecQ8Function(),
+        unpackQ8Function(),
+        quantizeQ8InputFunction(),
+      ],
       1,
       MAXIMUM_PAGES,
     );
@@ -111,6 +118,7 @@ export interface SimdExports {
     blocks: number,
     table: number,
   ): void;
+  quantizeQ8Input(x: number, xq: number, xs: number, blocks: number): void;
   unpackQ8(
     w: number,
     panel: number,

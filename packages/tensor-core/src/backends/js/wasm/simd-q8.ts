@@ -8,6 +8,7 @@
 //   WebAssembly SIMD without the relaxed proposal, off in Node 20, has no 8-bit dot), then one
 //   conversion to f32 and one multiply by d * xs[b] (d looked up in `table`, all 65536 f16 values as
 //   f32). Q8_MATVEC_ROWS weight rows per pass (missing last rows repeat a row, unstored).
+// quantizeQ8Input(x, xq, xs, blocks): the int16 input of matvecQ8, in SIMD.
 // unpackQ8(w, panel, rowStart, rowEnd, blocks, table, k): decodes weight rows into the transposed
 //   panels of the f32 matmul (panel j >> 3 holds rows 8 (j >> 3).. as k x 8 floats), so a prompt's
 //   q8_0 product is one f32 SIMD matmul over every token (each weight decoded once per call).
@@ -278,4 +279,91 @@ export function unpackQ8Function(): FunctionDefinition {
     locals: [i32, i32, i32, i32, f32],
     body,
   };
+}
+
+/**
+ * quantizeQ8Input(x, xq, xs, blocks): per 32-block of f32 x (16-byte aligned), step = max|x| / 32767
+ * into xs[b] and xq = nearest(x / step) as int16 (ties to even; an all-zero block gets step 0, q 0).
+ */
+export function quantizeQ8InputFunction(): FunctionDefinition {
+  const [x, xq, xs, blocks] = [0, 1, 2, 3];
+  const [end, step, inverse] = [4, 5, 6];
+  const [peak] = [7];
+  const add = (local: number, value: number[]) => [
+    ...op.get(local),
+    ...value,
+    ...op.i32Add,
+    ...op.set(local),
+  ];
+  const quarter = (index: number) => [
+    ...op.get(x),
+    ...op.v128Load(index * 16),
+    ...op.get(inverse),
+    ...op.f32x4Splat,
+    ...op.f32x4Mul,
+    ...op.f32x4Nearest,
+    ...op.i32x4TruncSatF32x4S,
+  ];
+  const maxima: number[] = [...op.get(x), ...op.v128Load(0), ...op.f32x4Abs];
+  for (let i = 1; i < 8; i++)
+    maxima.push(...op.get(x), ...op.v128Load(i * 16), ...op.f32x4Abs, ...op.f32x4Max);
+  const body = [
+    ...op.get(x),
+    ...op.get(blocks),
+    ...op.i32Const(128),
+    ...op.i32Mul,
+    ...op.i32Add,
+    ...op.set(end),
+    ...op.block,
+    ...op.get(x),
+    ...op.get(end),
+    ...op.i32GeU,
+    ...op.brIf(0),
+    ...op.loop,
+    ...maxima,
+    ...op.set(peak),
+    ...op.get(xs),
+    ...op.get(peak),
+    ...op.f32x4ExtractLane(0),
+    ...op.get(peak),
+    ...op.f32x4ExtractLane(1),
+    ...op.f32Max,
+    ...op.get(peak),
+    ...op.f32x4ExtractLane(2),
+    ...op.get(peak),
+    ...op.f32x4ExtractLane(3),
+    ...op.f32Max,
+    ...op.f32Max,
+    ...op.f32Const(32767),
+    ...op.f32Div,
+    ...op.tee(step),
+    ...op.f32Store(),
+    // inverse = step > 0 ? 1 / step : 0
+    ...op.f32Const(1),
+    ...op.get(step),
+    ...op.f32Div,
+    ...op.f32Const0,
+    ...op.get(step),
+    ...op.f32Const0,
+    ...op.f32Gt,
+    ...op.select,
+    ...op.set(inverse),
+    ...[0, 1, 2, 3].flatMap((pair) => [
+      ...op.get(xq),
+      ...quarter(pair * 2),
+      ...quarter(pair * 2 + 1),
+      ...op.i16x8NarrowI32x4S,
+      ...op.v128Store(pair * 16),
+    ]),
+    ...add(x, op.i32Const(128)),
+    ...add(xq, op.i32Const(64)),
+    ...add(xs, op.i32Const(4)),
+    ...op.get(x),
+    ...op.get(end),
+    ...op.i32LtU,
+    ...op.brIf(0),
+    ...op.end,
+    ...op.end,
+  ];
+  return { name: 'quantizeQ8Input', parameters: [i32, i32, i32, i32], locals: [i32, f32, f32, v128], body };
 }
