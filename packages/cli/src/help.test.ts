@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { commands } from './commands/index';
 import { runMeld } from './commands/run-meld-for-tests';
 
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 describe('meld help', () => {
   it('meld --help lists every command with its one-line summary and the exit codes', async () => {
@@ -13,7 +13,7 @@ describe('meld help', () => {
     expect(result.code).toBe(0);
     for (const command of commands) {
       expect(result.stdout).toMatch(
-        new RegExp(`^  ${escape(command.name.join(' '))} +${escape(command.summary)}$`, 'm'),
+        new RegExp(`^  ${escapeRegExp(command.name.join(' '))} +${escapeRegExp(command.summary)}$`, 'm'),
       );
       expect(command.summary).not.toContain('\n');
     }
@@ -29,9 +29,9 @@ describe('meld help', () => {
         expect(Object.keys(command.flags).length).toBeGreaterThan(0);
         for (const flag of Object.keys(command.flags)) {
           // `  --flag ...` at the start of a line, not a longer flag that begins with the same letters
-          expect(result.stdout, `--${flag}`).toMatch(new RegExp(`^ +--${escape(flag)}(?![\\w-])`, 'm'));
+          expect(result.stdout, `--${flag}`).toMatch(new RegExp(`^ +--${escapeRegExp(flag)}(?![\\w-])`, 'm'));
         }
-        expect(result.stdout).toMatch(new RegExp(`Example:\\n +meld ${escape(name)} `));
+        expect(result.stdout).toMatch(new RegExp(`Example:\\n +meld ${escapeRegExp(name)} `));
       });
 
       it('rejects an unknown flag with exit 2, naming it', async () => {

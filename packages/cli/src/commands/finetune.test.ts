@@ -84,26 +84,10 @@ describeWithShared('meld finetune', files, () => {
       peft_type: 'LORA',
     });
 
-    const base = await runMeld([
-      'generate',
-      '--model',
-      sharedFile(files[0]),
-      '--temperature',
-      '0',
-      '--steps',
-      '40',
-    ]);
-    const adapted = await runMeld([
-      'generate',
-      '--model',
-      sharedFile(files[0]),
-      '--temperature',
-      '0',
-      '--steps',
-      '40',
-      '--adapter',
-      out,
-    ]);
+    const greedy = (...extra: string[]) =>
+      runMeld(['generate', '--model', sharedFile(files[0]), '--temperature', '0', '--steps', '40', ...extra]);
+    const base = await greedy();
+    const adapted = await greedy('--adapter', out);
     expect(adapted.code).toBe(0);
     expect(adapted.stdout.length).toBeGreaterThan(20);
     expect(adapted.stdout).not.toBe(base.stdout);

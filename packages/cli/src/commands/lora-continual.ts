@@ -1,9 +1,10 @@
 // meld lora continual: MergeRepair's continual merging of adapters along an order.
-import { continualMerge, continualWeights, loraCombinations } from '@meld/model-merge';
+import { continualMerge, continualWeights } from '@meld/model-merge';
 import { readPeftAdapter } from '@meld/tensor-core';
 import { z } from 'zod';
 import { writeAdapterFolder } from '../adapter-folder';
 import { type Command, type CommandIO, UsageError } from '../command';
+import { loraCombinationFlags, loraCombinationSchema } from '../options/lora-combination';
 import { expectPositionals, parseCommandLine, splitList } from '../options/parse';
 import { printWarnings } from '../output';
 
@@ -29,22 +30,14 @@ Example:
 
 const flags = {
   order: { type: 'string' },
-  method: { type: 'string' },
+  ...loraCombinationFlags,
   'step-weights': { type: 'string' },
-  density: { type: 'string' },
-  seed: { type: 'string' },
-  overwrite: { type: 'boolean' },
 } as const;
 
 const optionsSchema = z.object({
   order: z.string({ error: '--order is required' }),
-  method: z
-    .enum(loraCombinations, { error: `--method must be one of ${loraCombinations.join(', ')}` })
-    .default('mean'),
+  ...loraCombinationSchema('mean'),
   'step-weights': z.string().optional(),
-  density: z.coerce.number().min(0).max(1).default(1),
-  seed: z.coerce.number().int().min(0).default(0),
-  overwrite: z.boolean().default(false),
 });
 
 async function run(argv: string[], io: CommandIO): Promise<number> {

@@ -1,9 +1,10 @@
 // meld lora merge: combine PEFT LoRA adapters into one (logic in @meld/model-merge).
-import { combineLoraAdapters, type LoraCombination, loraCombinations } from '@meld/model-merge';
+import { combineLoraAdapters } from '@meld/model-merge';
 import { readPeftAdapter } from '@meld/tensor-core';
 import { z } from 'zod';
 import { writeAdapterFolder } from '../adapter-folder';
 import { type Command, type CommandIO, UsageError } from '../command';
+import { loraCombinationFlags, loraCombinationSchema } from '../options/lora-combination';
 import { expectPositionals, parseCommandLine, splitList } from '../options/parse';
 import { printWarnings } from '../output';
 
@@ -52,27 +53,19 @@ export function parseWeights(text: string | undefined, count: number): number[] 
 const flags = {
   adapters: { type: 'string' },
   weights: { type: 'string' },
-  method: { type: 'string' },
-  density: { type: 'string' },
+  ...loraCombinationFlags,
   'majority-sign': { type: 'string' },
   'svd-rank': { type: 'string' },
   'svd-clamp': { type: 'string' },
-  seed: { type: 'string' },
-  overwrite: { type: 'boolean' },
 } as const;
 
 const optionsSchema = z.object({
   adapters: z.string({ error: '--adapters is required' }),
   weights: z.string().optional(),
-  method: z
-    .enum(loraCombinations, { error: `--method must be one of ${loraCombinations.join(', ')}` })
-    .default('svd'),
-  density: z.coerce.number().min(0).max(1).default(1),
+  ...loraCombinationSchema('svd'),
   'majority-sign': z.enum(['total', 'frequency']).default('total'),
   'svd-rank': z.coerce.number().int().positive().optional(),
   'svd-clamp': z.coerce.number().gt(0).lt(1).optional(),
-  seed: z.coerce.number().int().min(0).default(0),
-  overwrite: z.boolean().default(false),
 });
 
 async function run(argv: string[], io: CommandIO): Promise<number> {
@@ -84,7 +77,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   const adapters = folders.map((folder) => readPeftAdapter(folder));
   const weights = parseWeights(options.weights, adapters.length);
   const result = combineLoraAdapters(adapters, {
-    combination: options.method as LoraCombination,
+    combination: options.method,
     ...(weights ? { weights } : {}),
     density: options.density,
     majoritySignMethod: options['majority-sign'],
