@@ -1,5 +1,5 @@
 // Every registered command documents itself: `meld --help` lists it, `meld CMD --help` explains each
-// flag its parser accepts (as an option line) and gives an example, and an unknown flag is a usage
+// flag its parser accepts (as an option line, with its default) and gives an example, and an unknown flag is a usage
 // error (exit 2) that names the flag.
 import { describe, expect, it } from 'vitest';
 import { commands } from './commands/index';
@@ -32,6 +32,13 @@ describe('meld help', () => {
           expect(result.stdout, `--${flag}`).toMatch(new RegExp(`^ +--${escapeRegExp(flag)}(?![\\w-])`, 'm'));
         }
         expect(result.stdout).toMatch(new RegExp(`Example:\\n +meld ${escapeRegExp(name)} `));
+        // each option's entry (its line and the indented lines under it) states its default
+        const entries = result.stdout
+          .slice(result.stdout.indexOf('Options:'), result.stdout.indexOf('Example:'))
+          .split(/\n(?= {2}--)/)
+          .filter((entry) => entry.startsWith('  --') && !entry.startsWith('  --help'));
+        expect(entries.length).toBeGreaterThanOrEqual(Object.keys(command.flags).length);
+        for (const entry of entries) expect(entry).toMatch(/default|required|repeatable/);
       });
 
       it('rejects an unknown flag with exit 2, naming it', async () => {

@@ -33,12 +33,12 @@ prompt, or the text):
 
 Options:
   --train FILE.jsonl        training data (required)
-  --test FILE.jsonl         test data to check contamination against
+  --test FILE.jsonl         test data to check contamination against (default: no contamination check)
   --out DIR                 report folder (required)
   --embed local:MODEL       embeddings = mean-pooled final hidden states of a local model
-                            (llama2.c .bin, GGUF, HF folder or hf:owner/repo)
+                            (llama2.c .bin, GGUF, HF folder or hf:owner/repo; default: n-gram checks only)
   --tokenizer FILE          tokenizer for a llama2.c embedding model (default: beside it)
-  --embed-base-url URL      an OpenAI-compatible endpoint (POST URL/embeddings) instead
+  --embed-base-url URL      an OpenAI-compatible endpoint (POST URL/embeddings) instead (default none)
   --embed-model NAME        the endpoint's embedding model (required with --embed-base-url)
   --embed-api-key-env VAR   environment variable holding the endpoint's API key (default OPENAI_API_KEY)
   --dedup X                 cosine duplicate threshold (default 0.7, Platypus with all-MiniLM-L6-v2;

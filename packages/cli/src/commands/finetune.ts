@@ -36,7 +36,7 @@ ${modelFlagsHelp(26)}  --data FILE             training data (required): JSONL, 
   --rank N                LoRA rank r (default 16)
   --alpha X               LoRA alpha (default 16); scale = alpha/r, or alpha/sqrt(r) with --rslora
   --dropout P             LoRA dropout on the adapted layers' inputs (default 0.05)
-  --rslora                rank-stabilised scaling alpha/sqrt(r)
+  --rslora                rank-stabilised scaling alpha/sqrt(r) (default off: alpha/r)
   --target-modules LIST   comma-separated module names, matched as name or '.'-suffix like PEFT
                           (default q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj);
                           'all-linear' for every attention and MLP linear; 'regex:PATTERN' for a
@@ -54,7 +54,7 @@ ${modelFlagsHelp(26)}  --data FILE             training data (required): JSONL, 
                           attending only to itself)
   --template NAME         prompt template: alpaca (default, as Platypus), chatml or plain
   --save-every N          save OUT/checkpoint-STEP/ every N optimizer steps (default 0: never)
-  --resume                continue from OUT's latest checkpoint (same data and options)
+  --resume                continue from OUT's latest checkpoint, same data and options (default off)
   --max-steps N           stop after N optimizer steps (default: run every epoch)
   --seed N                seed for LoRA init, dropout and shuffling (default 42)
   --threads N             threads for the matrix products (default 1)

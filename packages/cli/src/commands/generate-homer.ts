@@ -33,11 +33,11 @@ export const homerSchema = {
   'homer-calibration': z.string().optional(),
 };
 
-export const homerHelp = `  --long-context homer  read a prompt longer than the context with HOMER (hierarchical context merging):
+export const homerHelp = `  --long-context homer  (default off) read a prompt longer than the context with HOMER (hierarchical context merging):
                         chunks share a prefix and a suffix, merge in the upper layers, and the model
                         continues from the merged cache. Prints only the continuation on stdout, and
                         peak_bytes=N (engine accounting: live activations + KV) on stderr
-  --prefix TEXT         with --long-context: instruction shared by every chunk (after BOS)
+  --prefix TEXT         with --long-context: instruction shared by every chunk, after BOS (default none)
   --suffix TEXT         with --long-context: the tail to continue or a question, appended after the input
                         (default: the input's last sentence, cut from it)
   --homer-calibration FILE  with --long-context: calibration bias JSON (default: MODEL.homer-calibration.json

@@ -31,12 +31,12 @@ Options:
   --tokenizer FILE      tokenizer.bin for a llama2.c checkpoint (default: tokenizer.bin / tok*.bin beside
                         it), or a tokenizer.json replacing the vocabulary of a GGUF file or HF folder
   --prompt TEXT         the prompt (default: empty, generation starts from BOS)
-  --prompt-file FILE    read the prompt from a file instead
+  --prompt-file FILE    read the prompt from a file instead (default: use --prompt)
   --max-tokens N        generate at most N new tokens (default: up to --steps)
   --steps N             llama2.c's -n: positions in total, BOS and prompt included (default 256;
                         0 or more than the context = the whole context). Ignored with --max-tokens
   --temperature T       0 = greedy (argmax); default 1.0
-  --top-k K             keep the K most likely tokens (0 = off)
+  --top-k K             keep the K most likely tokens (default 0 = off)
   --top-p P             nucleus sampling: keep the smallest set with probability >= P (default 0.9, 1 = off)
   --min-p P             drop tokens less likely than P times the most likely one (default 0 = off)
   --repetition-penalty R  divide the logits of tokens already seen by R (default 1 = off)

@@ -20,7 +20,7 @@ Options:
   --multiplier X         scale every delta by X (default 1)
   --out-shard-size SIZE  largest output shard, e.g. 500M, 5G (default 5G)
   --overwrite            replace OUT if it exists (default: refuse)
-  --no-progress          no progress bar (also off when stderr is not a terminal)
+  --no-progress          no progress bar (default: a bar when stderr is a terminal)
   --help                 this text
 
 Example:

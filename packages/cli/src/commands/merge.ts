@@ -30,7 +30,7 @@ Options:
   --dtype TYPE            output dtype, overrides the config: float32, float16 or bfloat16
                           (default: the config's out_dtype / dtype)
   --overwrite             replace OUT_DIR if it exists and is not empty (default: refuse)
-  --no-progress           no progress bar (also off when stderr is not a terminal)
+  --no-progress           no progress bar (default: a bar when stderr is a terminal)
   --help                  this text
 
 Example:
