@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeWithShared, sharedFile } from '@meld/test-utils';
 import { afterAll, expect, it } from 'vitest';
-import { runMeld } from './run-meld-for-tests';
+import { runGreedyGenerate, runMeld } from './run-meld-for-tests';
 
 const files = ['models/stories260K/stories260K.bin', 'models/stories260K/tok512.bin'];
 
@@ -11,17 +11,7 @@ describeWithShared('meld convert', files, () => {
   const folder = mkdtempSync(join(tmpdir(), 'meld-cli-convert-'));
   afterAll(() => rmSync(folder, { recursive: true, force: true }));
   const generate = (model: string) =>
-    runMeld([
-      'generate',
-      '--model',
-      model,
-      '--temperature',
-      '0',
-      '--prompt',
-      'Lily and Ben went to the zoo',
-      '--max-tokens',
-      '14',
-    ]);
+    runGreedyGenerate(model, '--prompt', 'Lily and Ben went to the zoo', '--max-tokens', '14');
 
   it('converts stories260K to an HF folder and to GGUF; both generate the same greedy text', async () => {
     const hf = join(folder, 'hf');

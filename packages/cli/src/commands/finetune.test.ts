@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describeWithShared, sharedFile } from '@meld/test-utils';
 import { afterAll, expect, it } from 'vitest';
 import { parseTargetModules } from './finetune';
-import { runMeld } from './run-meld-for-tests';
+import { runGreedyGenerate, runMeld } from './run-meld-for-tests';
 
 const files = [
   'models/stories260K/stories260K.bin',
@@ -84,8 +84,7 @@ describeWithShared('meld finetune', files, () => {
       peft_type: 'LORA',
     });
 
-    const greedy = (...extra: string[]) =>
-      runMeld(['generate', '--model', sharedFile(files[0]), '--temperature', '0', '--steps', '40', ...extra]);
+    const greedy = (...extra: string[]) => runGreedyGenerate(sharedFile(files[0]), '--steps', '40', ...extra);
     const base = await greedy();
     const adapted = await greedy('--adapter', out);
     expect(adapted.code).toBe(0);

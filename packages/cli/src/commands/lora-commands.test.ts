@@ -13,7 +13,7 @@ import {
 } from '@meld/tensor-core';
 import { allClose, describeWithShared, sharedFile } from '@meld/test-utils';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { runMeld } from './run-meld-for-tests';
+import { runGreedyGenerate, runMeld } from './run-meld-for-tests';
 
 const files = ['models/stories260K/stories260K.bin', 'models/stories260K/tok512.bin'];
 
@@ -59,16 +59,7 @@ describeWithShared('meld lora', files, () => {
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
   const generate = async (model: string, ...extra: string[]) => {
-    const result = await runMeld([
-      'generate',
-      '--model',
-      model,
-      '--temperature',
-      '0',
-      '--max-tokens',
-      '48',
-      ...extra,
-    ]);
+    const result = await runGreedyGenerate(model, '--max-tokens', '48', ...extra);
     expect(result.code, result.stderr).toBe(0);
     return result.stdout;
   };

@@ -1,4 +1,4 @@
-// Test helper for the generate / convert / perplexity tests: runs `meld` with captured streams.
+// Test helpers for the command tests: run `meld` with captured streams.
 import { Writable } from 'node:stream';
 import { main } from '../main';
 
@@ -18,4 +18,12 @@ export async function runMeld(argv: string[]): Promise<{ code: number; stdout: s
   const stderr = capture();
   const code = await main(argv, { stdout: stdout.stream, stderr: stderr.stream });
   return { code, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+/** `meld generate --model MODEL --temperature 0 ...extra` (greedy, so the text is deterministic). */
+export function runGreedyGenerate(
+  model: string,
+  ...extra: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return runMeld(['generate', '--model', model, '--temperature', '0', ...extra]);
 }
