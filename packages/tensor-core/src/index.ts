@@ -140,10 +140,15 @@ export {
 export {
   bf16ToF32,
   decodeBf16,
+  decodeBf16Into,
   decodeF16,
+  decodeF16Into,
   encodeBf16,
+  encodeBf16Into,
   encodeF16,
+  encodeF16Into,
   f16ToF32,
+  f16ToF32Table,
   f32ToBf16,
   f32ToF16,
 } from './half';
