@@ -94,6 +94,17 @@ function q8Matrix(rows: number, cols: number): { bytes: Uint8Array; dense: Float
   return { bytes, dense };
 }
 
+/** Largest error from quantizing x per 32-block to int16 (step max|x| / 32767): sum |w| * step / 2. */
+function int16InputBound(weights: Float64Array, x: Float32Array): number {
+  let bound = 0;
+  for (let c = 0; c < x.length; c += 32) {
+    let max = 0;
+    for (let i = c; i < c + 32; i++) max = Math.max(max, Math.abs(x[i]));
+    for (let i = c; i < c + 32; i++) bound += (Math.abs(weights[i]) * max) / 32767 / 2;
+  }
+  return bound;
+}
+
 describe('matvecQ8_0', () => {
   it.each([
     [5, 96, 0],
@@ -122,12 +133,7 @@ describe('matvecQ8_0', () => {
       const arena = createSimdArena({ threads });
       const out = matvecQ8_0(new Float32Array(rows), arena.copyBytes(bytes), x, rows, cols);
       for (let r = 0; r < rows; r++) {
-        let bound = 0;
-        for (let c = 0; c < cols; c += 32) {
-          let max = 0;
-          for (let i = c; i < c + 32; i++) max = Math.max(max, Math.abs(x[i]));
-          for (let i = c; i < c + 32; i++) bound += (Math.abs(dense[r * cols + i]) * max) / 32767 / 2;
-        }
+        const bound = int16InputBound(dense.subarray(r * cols, (r + 1) * cols), x);
         expect(Math.abs(out[r] - expected[r])).toBeLessThanOrEqual(
           bound + 1e-5 * (1 + Math.abs(expected[r])),
         );
@@ -154,9 +160,17 @@ describe('matmulQ8_0', () => {
       expect(matmulQ8_0(new Float32Array(m * n), a, bytes, m, n, k)).toBeAllClose(expected, tolerance);
       return;
     }
+    // SIMD: a's rows are quantized like matvecQ8_0's input (see there for the bound).
     const arena = createSimdArena({ threads });
     const out = matmulQ8_0(new Float32Array(m * n), a, arena.copyBytes(bytes), m, n, k);
-    expect(out).toBeAllClose(expected, tolerance);
+    for (let i = 0; i < m; i++) {
+      const row = a.subarray(i * k, (i + 1) * k);
+      for (let j = 0; j < n; j++) {
+        const bound = int16InputBound(dense.subarray(j * k, (j + 1) * k), row);
+        const e = expected[i * n + j];
+        expect(Math.abs(out[i * n + j] - e)).toBeLessThanOrEqual(bound + 1e-5 * (1 + Math.abs(e)));
+      }
+    }
     arena.close();
   });
 });

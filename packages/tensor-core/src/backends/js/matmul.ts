@@ -78,8 +78,9 @@ const Q8_ROWS_PER_STEP = 64;
 /**
  * out[m, n] = a[m, k] dequant(weight)^T for a GGML q8_0 weight [n, k] (k % 32 == 0, 34-byte blocks):
  * the prompt-sized product of a quantized linear layer. When `bytes` lives in a SimdArena
- * (`arena.copyBytes`), each weight row is decoded once by a SIMD kernel into the f32 matmul's packed
- * panels and the SIMD matmul runs over all m rows; otherwise 64 rows at a time are dequantized and
+ * (`arena.copyBytes`), a's rows are quantized per 32-block to int16 and an integer SIMD kernel runs (four
+ * rows per weight-block load; error at most sum |w| * step / 2 per output, step = block max|a| / 32767);
+ * otherwise 64 rows at a time are dequantized to f32 and
  * multiplied with `matmulF32`.
  */
 export function matmulQ8_0(

@@ -63,6 +63,7 @@ export const op = {
   i32And: [0x71],
   i32LtU: [0x49],
   i32GeU: [0x4f],
+  i32Eqz: [0x45],
   /** select: the first operand when the i32 condition is non-zero, else the second. */
   select: [0x1b],
   f32ConvertI32S: [0xb2],
@@ -90,6 +91,8 @@ export const op = {
   f32x4ExtractLane: (lane: number) => [0xfd, 0x1f, lane],
   f32x4Add: [0xfd, 0xe4, 0x01],
   f32x4Mul: [0xfd, 0xe6, 0x01],
+  /** i8x16.shuffle of two vectors by 16 byte indices (0-15 first operand, 16-31 second). */
+  i8x16Shuffle: (lanes: number[]) => [0xfd, 0x0d, ...lanes],
   f32x4Abs: [0xfd, 0xe0, 0x01],
   f32x4Max: [0xfd, 0xe9, 0x01],
   /** f32x4.nearest: round to the nearest integer, ties to even. */

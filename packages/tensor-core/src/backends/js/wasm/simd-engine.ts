@@ -5,14 +5,14 @@
 import { f16ToF32 } from '../../../half';
 import { MATMUL_ROWS } from './simd-matmul';
 import { MAXIMUM_PAGES, type SimdExports, simdModuleBytes } from './simd-module';
-import { Q8_MATVEC_ROWS } from './simd-q8';
+import { Q8_MATMUL_ROWS, Q8_MATVEC_ROWS } from './simd-q8';
 import {
   runChunk,
   TASK_MATMUL,
+  TASK_MATMUL_Q8,
   TASK_MATVEC,
   TASK_MATVEC_Q8,
   TASK_SUM,
-  TASK_UNPACK_Q8,
   ThreadPool,
   threadsSupported,
 } from './thread-pool';
@@ -90,8 +90,8 @@ export class SimdArena {
       matmul: exports.matmul as SimdExports['matmul'],
       sum: exports.sum as SimdExports['sum'],
       matvecQ8: exports.matvecQ8 as SimdExports['matvecQ8'],
-      unpackQ8: exports.unpackQ8 as SimdExports['unpackQ8'],
       quantizeQ8Input: exports.quantizeQ8Input as SimdExports['quantizeQ8Input'],
+      matmulQ8: exports.matmulQ8 as SimdExports['matmulQ8'],
     };
     this.setThreads(options.threads ?? 1);
   }
@@ -224,7 +224,7 @@ export class SimdArena {
     const xqPointer = space.pointer + ((cols * 4 + 63) & ~63);
     const xsPointer = xqPointer + ((cols * 2 + 63) & ~63);
     const outPointer = xsPointer + ((blocks * 4 + 63) & ~63);
-    this.kernels.quantizeQ8Input(space.pointer, xqPointer, xsPointer, blocks);
+    this.kernels.quantizeQ8Input(space.pointer, xqPointer, xsPointer, blocks, 64, 4);
     // Chunks of a multiple of the kernel's rows per pass.
     const perChunk = Math.ceil(rowsPerChunk(rows, cols) / Q8_MATVEC_ROWS) * Q8_MATVEC_ROWS;
     this.parallel(
@@ -238,17 +238,41 @@ export class SimdArena {
 
   /**
    * out[m, n] = a[m, k] dequant(weight)^T for a q8_0 weight [n, k] living in this arena (k % 32 == 0):
-   * the prompt-sized product. Every weight row is decoded once, by the SIMD unpack kernel, straight into
-   * the matmul's packed panels; then the f32 SIMD matmul runs over all m rows.
+   * the prompt-sized product. a's rows are quantized per 32-block to int16 (as in matvecQ8_0) in tiles of
+   * four, and the integer kernel reads each weight block once per tile; weight rows split over the threads.
    */
   matmulQ8_0(out: Float32Array, a: Float32Array, bytes: Uint8Array, m: number, n: number, k: number): void {
     if (!this.owns(bytes)) throw new RangeError('SimdArena.matmulQ8_0: weight is not in this arena');
     const table = this.halfTable().byteOffset;
-    this.runMatmul(out, a, m, n, k, (packed, offset, bPointer) => {
-      // rows n..nPadded are lanes of the last panel
-      packed.fill(0, offset + (n >> 3) * 8 * k, offset + ((n + 7) >> 3) * 8 * k);
-      this.parallel(TASK_UNPACK_Q8, [bytes.byteOffset, bPointer, k >> 5, table, k], n, 64);
-    });
+    const blocks = k >> 5;
+    const tiles = Math.ceil(m / Q8_MATMUL_ROWS);
+    const padded = tiles * Q8_MATMUL_ROWS;
+    // scratch: one f32 input row, int16 rows (2k bytes each), f32 steps (blocks each), f32 out [padded, n]
+    const space = this.scratch(k + (padded * k) / 2 + padded * blocks + padded * n + 64);
+    const xqPointer = space.pointer + ((k * 4 + 63) & ~63);
+    const xsPointer = xqPointer + padded * k * 2;
+    const outPointer = xsPointer + ((padded * blocks * 4 + 63) & ~63);
+    const row = space.view.subarray(0, k);
+    for (let i = 0; i < padded; i++) {
+      if (i < m) row.set(a.subarray(i * k, (i + 1) * k));
+      else row.fill(0);
+      const slot = (i >> 2) * blocks * 4 + (i & 3);
+      this.kernels.quantizeQ8Input(
+        space.pointer,
+        xqPointer + slot * 64,
+        xsPointer + slot * 4,
+        blocks,
+        256,
+        16,
+      );
+    }
+    this.parallel(
+      TASK_MATMUL_Q8,
+      [bytes.byteOffset, xqPointer, xsPointer, outPointer, blocks, table, tiles, n],
+      n,
+      32,
+    );
+    out.set(new Float32Array(this.memory.buffer, outPointer, m * n));
   }
 
   /**
@@ -300,14 +324,14 @@ export class SimdArena {
     });
   }
 
-  /** Packs A, lets `packB` fill B's panels (at float `offset` of the scratch view, byte `bPointer`), runs the kernel. */
+  /** Packs A, lets `packB` fill B's panels (at float `offset` of the scratch view), runs the kernel. */
   private runMatmul(
     out: Float32Array,
     a: Float32Array,
     m: number,
     n: number,
     k: number,
-    packB: (packed: Float32Array, offset: number, bPointer: number) => void,
+    packB: (packed: Float32Array, offset: number) => void,
   ): void {
     const R = MATMUL_ROWS;
     const mPadded = Math.ceil(m / R) * R;
@@ -322,7 +346,7 @@ export class SimdArena {
       const row = i * k;
       for (let p = 0; p < k; p++) packed[block + p * R] = a[row + p];
     }
-    packB(packed, aCount, space.pointer + aCount * 4);
+    packB(packed, aCount);
     const aPointer = space.pointer;
     const bPointer = aPointer + aCount * 4;
     const cPointer = bPointer + bCount * 4;

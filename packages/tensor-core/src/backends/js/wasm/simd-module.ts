@@ -5,12 +5,12 @@
 //   k x R floats (R rows interleaved); bPacked: nPadded/8 panels `bStride` bytes apart, each k x 8 floats;
 //   c: rows x nPadded row-major, overwritten (accumulate = 0) or added to (1). rows % R == 0, nPadded % 8 == 0.
 //   The strides let the caller run one k-block (cache blocking) of larger packed operands. Byte pointers.
-// matvecQ8 / unpackQ8: the q8_0 kernels (simd-q8.ts).
+// matvecQ8 / matmulQ8 / quantizeQ8Input: the q8_0 kernels (simd-q8.ts).
 // sum(start, end, out): a read-only stream (the memory-bandwidth probe of the benchmark).
 import { assembleModule, type FunctionDefinition, op, valueType } from './assembler';
 import { matmulFunction } from './simd-matmul';
 import { matvecFunction } from './simd-matvec';
-import { matvecQ8Function, quantizeQ8InputFunction, unpackQ8Function } from './simd-q8';
+import { matmulQ8Function, matvecQ8Function, quantizeQ8InputFunction } from './simd-q8';
 
 const { i32, v128 } = valueType;
 
@@ -85,8 +85,8 @@ export function simdModuleBytes(): Uint8Array {
         matmulFunction(),
         sumFunction(),
         matvecQ8Function(),
-        unpackQ8Function(),
         quantizeQ8InputFunction(),
+        matmulQ8Function(),
       ],
       1,
       MAXIMUM_PAGES,
@@ -118,14 +118,17 @@ export interface SimdExports {
     blocks: number,
     table: number,
   ): void;
-  quantizeQ8Input(x: number, xq: number, xs: number, blocks: number): void;
-  unpackQ8(
+  quantizeQ8Input(x: number, xq: number, xs: number, blocks: number, xqStep: number, xsStep: number): void;
+  matmulQ8(
     w: number,
-    panel: number,
+    xq: number,
+    xs: number,
+    out: number,
     rowStart: number,
     rowEnd: number,
     blocks: number,
     table: number,
-    k: number,
+    tiles: number,
+    n: number,
   ): void;
 }

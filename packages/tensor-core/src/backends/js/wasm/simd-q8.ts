@@ -9,9 +9,7 @@
 //   conversion to f32 and one multiply by d * xs[b] (d looked up in `table`, all 65536 f16 values as
 //   f32). Q8_MATVEC_ROWS weight rows per pass (missing last rows repeat a row, unstored).
 // quantizeQ8Input(x, xq, xs, blocks): the int16 input of matvecQ8, in SIMD.
-// unpackQ8(w, panel, rowStart, rowEnd, blocks, table, k): decodes weight rows into the transposed
-//   panels of the f32 matmul (panel j >> 3 holds rows 8 (j >> 3).. as k x 8 floats), so a prompt's
-//   q8_0 product is one f32 SIMD matmul over every token (each weight decoded once per call).
+// matmulQ8(...): the same integer dots for a prompt: four input rows per weight-block load.
 import { type FunctionDefinition, op, valueType } from './assembler';
 
 const { i32, f32, v128 } = valueType;
@@ -182,113 +180,15 @@ export function matvecQ8Function(): FunctionDefinition {
   };
 }
 
-export function unpackQ8Function(): FunctionDefinition {
-  const [w, panel, rowStart, rowEnd, blocks, table, k] = [0, 1, 2, 3, 4, 5, 6];
-  const [r, p, q, end, scale] = [7, 8, 9, 10, 11];
-  const add = (local: number, value: number[]) => [
-    ...op.get(local),
-    ...value,
-    ...op.i32Add,
-    ...op.set(local),
-  ];
-  const values: number[] = [];
-  for (let i = 0; i < 32; i++) {
-    values.push(
-      ...op.get(q),
-      ...op.get(p),
-      ...op.i32Load8S(2 + i),
-      ...op.f32ConvertI32S,
-      ...op.get(scale),
-      ...op.f32Mul,
-      ...op.f32Store(i * 32),
-    );
-  }
-  const blockLoop = [
-    ...op.loop,
-    ...op.get(table),
-    ...op.get(p),
-    ...op.i32Load16U(0),
-    ...op.i32Const(2),
-    ...op.i32Shl,
-    ...op.i32Add,
-    ...op.f32Load(),
-    ...op.set(scale),
-    ...values,
-    ...add(p, op.i32Const(BLOCK)),
-    ...add(q, op.i32Const(32 * 32)),
-    ...op.get(p),
-    ...op.get(end),
-    ...op.i32LtU,
-    ...op.brIf(0),
-    ...op.end,
-  ];
-  const rowLoop = [
-    ...op.loop,
-    // p = w + r * blocks * 34; q = panel + ((r >> 3) * k * 8 + (r & 7)) * 4
-    ...op.get(w),
-    ...op.get(r),
-    ...op.get(blocks),
-    ...op.i32Const(BLOCK),
-    ...op.i32Mul,
-    ...op.i32Mul,
-    ...op.i32Add,
-    ...op.tee(p),
-    ...op.get(blocks),
-    ...op.i32Const(BLOCK),
-    ...op.i32Mul,
-    ...op.i32Add,
-    ...op.set(end),
-    ...op.get(panel),
-    ...op.get(r),
-    ...op.i32Const(3),
-    ...op.i32ShrU,
-    ...op.get(k),
-    ...op.i32Mul,
-    ...op.i32Const(32),
-    ...op.i32Mul,
-    ...op.i32Add,
-    ...op.get(r),
-    ...op.i32Const(7),
-    ...op.i32And,
-    ...op.i32Const(2),
-    ...op.i32Shl,
-    ...op.i32Add,
-    ...op.set(q),
-    ...blockLoop,
-    ...add(r, op.i32Const(1)),
-    ...op.get(r),
-    ...op.get(rowEnd),
-    ...op.i32LtU,
-    ...op.brIf(0),
-    ...op.end,
-  ];
-  const body = [
-    ...op.get(rowStart),
-    ...op.set(r),
-    ...op.block,
-    ...op.get(r),
-    ...op.get(rowEnd),
-    ...op.i32GeU,
-    ...op.brIf(0),
-    ...rowLoop,
-    ...op.end,
-  ];
-  return {
-    name: 'unpackQ8',
-    parameters: [i32, i32, i32, i32, i32, i32, i32],
-    locals: [i32, i32, i32, i32, f32],
-    body,
-  };
-}
-
 /**
- * quantizeQ8Input(x, xq, xs, blocks): per 32-block of f32 x (16-byte aligned), step = max|x| / 32767
- * into xs[b] and xq = nearest(x / step) as int16 (ties to even; an all-zero block gets step 0, q 0).
+ * quantizeQ8Input(x, xq, xs, blocks, xqStep, xsStep): per 32-block of f32 x (16-byte aligned), step =
+ * max|x| / 32767 into xs and xq = nearest(x / step) as 32 int16 (ties to even; an all-zero block gets
+ * step 0, q 0); after each block xq advances xqStep bytes (64: contiguous) and xs xsStep (4).
  */
 export function quantizeQ8InputFunction(): FunctionDefinition {
-  const [x, xq, xs, blocks] = [0, 1, 2, 3];
-  const [end, step, inverse] = [4, 5, 6];
-  const [peak] = [7];
+  const [x, xq, xs, blocks, xqStep, xsStep] = [0, 1, 2, 3, 4, 5];
+  const [end, step, inverse] = [6, 7, 8];
+  const [peak] = [9];
   const add = (local: number, value: number[]) => [
     ...op.get(local),
     ...value,
@@ -356,8 +256,8 @@ export function quantizeQ8InputFunction(): FunctionDefinition {
       ...op.v128Store(pair * 16),
     ]),
     ...add(x, op.i32Const(128)),
-    ...add(xq, op.i32Const(64)),
-    ...add(xs, op.i32Const(4)),
+    ...add(xq, op.get(xqStep)),
+    ...add(xs, op.get(xsStep)),
     ...op.get(x),
     ...op.get(end),
     ...op.i32LtU,
@@ -365,5 +265,185 @@ export function quantizeQ8InputFunction(): FunctionDefinition {
     ...op.end,
     ...op.end,
   ];
-  return { name: 'quantizeQ8Input', parameters: [i32, i32, i32, i32], locals: [i32, f32, f32, v128], body };
+  return {
+    name: 'quantizeQ8Input',
+    parameters: [i32, i32, i32, i32, i32, i32],
+    locals: [i32, f32, f32, v128],
+    body,
+  };
+}
+
+/** Input rows per tile of matmulQ8 (its accumulator's four lanes). */
+export const Q8_MATMUL_ROWS = 4;
+
+/**
+ * matmulQ8(w, xq, xs, out, rowStart, rowEnd, blocks, table, tiles, n): out[i * n + j] for weight rows j in
+ * [rowStart, rowEnd) and input rows i < 4 * tiles. The input is quantized like matvecQ8's and interleaved
+ * in tiles of four rows: per tile and block, the four rows' 32 int16 (256 bytes at xq) and their steps
+ * (16 bytes at xs). Per weight block: four load8x8_s shared by the four rows, sixteen i32x4.dot_i16x8_s,
+ * the four rows' int32 sums transposed into one vector (shuffles), one conversion, and one multiply by
+ * d * steps. Weight rows are read once per tile from L1; tiles stream through L2.
+ */
+export function matmulQ8Function(): FunctionDefinition {
+  const [w, xq, xs, out, rowStart, rowEnd, blocks, table, tiles, n] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [j, p, end, xp, sp, t, o, rowBytes, stride] = [10, 11, 12, 13, 14, 15, 16, 17, 18];
+  const weights = [19, 20, 21, 22];
+  const sums = [23, 24, 25, 26];
+  const [acc, low, high] = [27, 28, 29];
+  const add = (local: number, value: number[]) => [
+    ...op.get(local),
+    ...value,
+    ...op.i32Add,
+    ...op.set(local),
+  ];
+  // 32-bit lane indices -> byte lanes of i8x16.shuffle
+  const lanes = (indices: number[]) => indices.flatMap((index) => [0, 1, 2, 3].map((b) => index * 4 + b));
+  const interleave = (first: number, second: number, low: boolean) => [
+    ...op.get(first),
+    ...op.get(second),
+    ...op.i8x16Shuffle(lanes(low ? [0, 4, 1, 5] : [2, 6, 3, 7])),
+  ];
+  const pairSum = (first: number, second: number, target: number) => [
+    ...interleave(first, second, true),
+    ...interleave(first, second, false),
+    ...op.i32x4Add,
+    ...op.set(target),
+  ];
+  const block = [
+    ...weights.flatMap((local, quarter) => [
+      ...op.get(p),
+      ...op.v128Load8x8S(2 + quarter * 8),
+      ...op.set(local),
+    ]),
+    ...sums.flatMap((local, row) => {
+      const code: number[] = [];
+      for (let quarter = 0; quarter < 4; quarter++) {
+        code.push(
+          ...op.get(weights[quarter]),
+          ...op.get(xp),
+          ...op.v128Load(row * 64 + quarter * 16),
+          ...op.i32x4DotI16x8S,
+        );
+        if (quarter > 0) code.push(...op.i32x4Add);
+      }
+      return [...code, ...op.set(local)];
+    }),
+    // [s0, s1, s2, s3] lane sums: (s0, s1) -> low = [a0+a2, b0+b2, a1+a3, b1+b3], likewise (s2, s3) -> high
+    ...pairSum(sums[0], sums[1], low),
+    ...pairSum(sums[2], sums[3], high),
+    ...op.get(low),
+    ...op.get(high),
+    ...op.i8x16Shuffle(lanes([0, 1, 4, 5])),
+    ...op.get(low),
+    ...op.get(high),
+    ...op.i8x16Shuffle(lanes([2, 3, 6, 7])),
+    ...op.i32x4Add,
+    ...op.f32x4ConvertI32x4S,
+    ...op.get(sp),
+    ...op.v128Load(0),
+    ...op.get(table),
+    ...op.get(p),
+    ...op.i32Load16U(0),
+    ...op.i32Const(2),
+    ...op.i32Shl,
+    ...op.i32Add,
+    ...op.f32Load(),
+    ...op.f32x4Splat,
+    ...op.f32x4Mul,
+    ...op.f32x4Mul,
+    ...op.get(acc),
+    ...op.f32x4Add,
+    ...op.set(acc),
+    ...add(p, op.i32Const(BLOCK)),
+    ...add(xp, op.i32Const(256)),
+    ...add(sp, op.i32Const(16)),
+  ];
+  const stores: number[] = [];
+  for (let lane = 0; lane < 4; lane++) {
+    stores.push(...op.get(o), ...op.get(acc), ...op.f32x4ExtractLane(lane), ...op.f32Store());
+    stores.push(...add(o, op.get(stride)));
+  }
+  const tileLoop = [
+    ...op.loop,
+    ...op.get(w),
+    ...op.get(j),
+    ...op.get(rowBytes),
+    ...op.i32Mul,
+    ...op.i32Add,
+    ...op.set(p),
+    ...op.v128Zero,
+    ...op.set(acc),
+    ...op.loop,
+    ...block,
+    ...op.get(p),
+    ...op.get(end),
+    ...op.i32LtU,
+    ...op.brIf(0),
+    ...op.end,
+    ...stores,
+    ...add(t, op.i32Const(1)),
+    ...op.get(t),
+    ...op.get(tiles),
+    ...op.i32LtU,
+    ...op.brIf(0),
+    ...op.end,
+  ];
+  const rowLoop = [
+    ...op.loop,
+    ...op.get(w),
+    ...op.get(j),
+    ...op.get(rowBytes),
+    ...op.i32Mul,
+    ...op.i32Add,
+    ...op.get(rowBytes),
+    ...op.i32Add,
+    ...op.set(end),
+    ...op.get(xq),
+    ...op.set(xp),
+    ...op.get(xs),
+    ...op.set(sp),
+    ...op.get(out),
+    ...op.get(j),
+    ...op.i32Const(2),
+    ...op.i32Shl,
+    ...op.i32Add,
+    ...op.set(o),
+    ...op.i32Const(0),
+    ...op.set(t),
+    ...tileLoop,
+    ...add(j, op.i32Const(1)),
+    ...op.get(j),
+    ...op.get(rowEnd),
+    ...op.i32LtU,
+    ...op.brIf(0),
+    ...op.end,
+  ];
+  const body = [
+    ...op.get(blocks),
+    ...op.i32Const(BLOCK),
+    ...op.i32Mul,
+    ...op.set(rowBytes),
+    ...op.get(n),
+    ...op.i32Const(2),
+    ...op.i32Shl,
+    ...op.set(stride),
+    ...op.get(rowStart),
+    ...op.set(j),
+    ...op.block,
+    ...op.get(j),
+    ...op.get(rowEnd),
+    ...op.i32GeU,
+    ...op.brIf(0),
+    ...op.get(tiles),
+    ...op.i32Eqz,
+    ...op.brIf(0),
+    ...rowLoop,
+    ...op.end,
+  ];
+  return {
+    name: 'matmulQ8',
+    parameters: [i32, i32, i32, i32, i32, i32, i32, i32, i32, i32],
+    locals: [...new Array<typeof i32>(9).fill(i32), ...new Array<typeof v128>(11).fill(v128)],
+    body,
+  };
 }

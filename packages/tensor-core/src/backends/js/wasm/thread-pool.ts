@@ -11,7 +11,7 @@ export const TASK_MATMUL = 2;
 const TASK_EXIT = 3;
 export const TASK_SUM = 4;
 export const TASK_MATVEC_Q8 = 5;
-export const TASK_UNPACK_Q8 = 6;
+export const TASK_MATMUL_Q8 = 6;
 
 // Control block (Int32Array): generation, claim word (generation tag << 16 | next chunk), workers ready,
 // chunks completed, chunk count, task, units, units per chunk, then the task's arguments.
@@ -42,7 +42,7 @@ export function runChunk(
 ): void {
   if (task === 1) kernels.matvec(a[0], a[1], a[2], start, end, a[3]);
   else if (task === 5) kernels.matvecQ8(a[0], a[1], a[2], a[3], start, end, a[4], a[5]);
-  else if (task === 6) kernels.unpackQ8(a[0], a[1], start, end, a[2], a[3], a[4]);
+  else if (task === 6) kernels.matmulQ8(a[0], a[1], a[2], a[3], start, end, a[4], a[5], a[6], a[7]);
   else if (task === 2)
     kernels.matmul(
       a[0] + start * a[5],
