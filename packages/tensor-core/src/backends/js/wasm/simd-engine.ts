@@ -256,14 +256,15 @@ export class SimdArena {
     for (let i = 0; i < padded; i++) {
       if (i < m) row.set(a.subarray(i * k, (i + 1) * k));
       else row.fill(0);
-      const slot = (i >> 2) * blocks * 4 + (i & 3);
+      const tile = Q8_MATMUL_ROWS;
+      const slot = Math.floor(i / tile) * blocks * tile + (i % tile);
       this.kernels.quantizeQ8Input(
         space.pointer,
         xqPointer + slot * 64,
         xsPointer + slot * 4,
         blocks,
-        256,
-        16,
+        tile * 64,
+        tile * 4,
       );
     }
     this.parallel(

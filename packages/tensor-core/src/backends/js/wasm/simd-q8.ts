@@ -274,7 +274,8 @@ export function quantizeQ8InputFunction(): FunctionDefinition {
 }
 
 /** Input rows per tile of matmulQ8 (its accumulator's four lanes). */
-export const Q8_MATMUL_ROWS = 4;
+export const Q8_MATMUL_GROUPS = 2;
+export const Q8_MATMUL_ROWS = 4 * Q8_MATMUL_GROUPS;
 
 /**
  * matmulQ8(w, xq, xs, out, rowStart, rowEnd, blocks, table, tiles, n): out[i * n + j] for weight rows j in
@@ -284,12 +285,14 @@ export const Q8_MATMUL_ROWS = 4;
  * the four rows' int32 sums transposed into one vector (shuffles), one conversion, and one multiply by
  * d * steps. Weight rows are read once per tile from L1; tiles stream through L2.
  */
-export function matmulQ8Function(): FunctionDefinition {
+export function matmulQ8Function(groups = Q8_MATMUL_GROUPS): FunctionDefinition {
+  const G = groups;
   const [w, xq, xs, out, rowStart, rowEnd, blocks, table, tiles, n] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const [j, p, end, xp, sp, t, o, rowBytes, stride] = [10, 11, 12, 13, 14, 15, 16, 17, 18];
   const weights = [19, 20, 21, 22];
   const sums = [23, 24, 25, 26];
-  const [acc, low, high] = [27, 28, 29];
+  const [low, high, scale] = [27, 28, 29];
+  const accumulators = Array.from({ length: G }, (_, g) => 30 + g);
   const add = (local: number, value: number[]) => [
     ...op.get(local),
     ...value,
@@ -309,19 +312,14 @@ export function matmulQ8Function(): FunctionDefinition {
     ...op.i32x4Add,
     ...op.set(target),
   ];
-  const block = [
-    ...weights.flatMap((local, quarter) => [
-      ...op.get(p),
-      ...op.v128Load8x8S(2 + quarter * 8),
-      ...op.set(local),
-    ]),
+  const group = (g: number) => [
     ...sums.flatMap((local, row) => {
       const code: number[] = [];
       for (let quarter = 0; quarter < 4; quarter++) {
         code.push(
           ...op.get(weights[quarter]),
           ...op.get(xp),
-          ...op.v128Load(row * 64 + quarter * 16),
+          ...op.v128Load((g * 4 + row) * 64 + quarter * 16),
           ...op.i32x4DotI16x8S,
         );
         if (quarter > 0) code.push(...op.i32x4Add);
@@ -340,7 +338,20 @@ export function matmulQ8Function(): FunctionDefinition {
     ...op.i32x4Add,
     ...op.f32x4ConvertI32x4S,
     ...op.get(sp),
-    ...op.v128Load(0),
+    ...op.v128Load(g * 16),
+    ...op.get(scale),
+    ...op.f32x4Mul,
+    ...op.f32x4Mul,
+    ...op.get(accumulators[g]),
+    ...op.f32x4Add,
+    ...op.set(accumulators[g]),
+  ];
+  const block = [
+    ...weights.flatMap((local, quarter) => [
+      ...op.get(p),
+      ...op.v128Load8x8S(2 + quarter * 8),
+      ...op.set(local),
+    ]),
     ...op.get(table),
     ...op.get(p),
     ...op.i32Load16U(0),
@@ -349,19 +360,18 @@ export function matmulQ8Function(): FunctionDefinition {
     ...op.i32Add,
     ...op.f32Load(),
     ...op.f32x4Splat,
-    ...op.f32x4Mul,
-    ...op.f32x4Mul,
-    ...op.get(acc),
-    ...op.f32x4Add,
-    ...op.set(acc),
+    ...op.set(scale),
+    ...Array.from({ length: G }, (_, g) => group(g)).flat(),
     ...add(p, op.i32Const(BLOCK)),
-    ...add(xp, op.i32Const(256)),
-    ...add(sp, op.i32Const(16)),
+    ...add(xp, op.i32Const(G * 256)),
+    ...add(sp, op.i32Const(G * 16)),
   ];
   const stores: number[] = [];
-  for (let lane = 0; lane < 4; lane++) {
-    stores.push(...op.get(o), ...op.get(acc), ...op.f32x4ExtractLane(lane), ...op.f32Store());
-    stores.push(...add(o, op.get(stride)));
+  for (const accumulator of accumulators) {
+    for (let lane = 0; lane < 4; lane++) {
+      stores.push(...op.get(o), ...op.get(accumulator), ...op.f32x4ExtractLane(lane), ...op.f32Store());
+      stores.push(...add(o, op.get(stride)));
+    }
   }
   const tileLoop = [
     ...op.loop,
@@ -371,8 +381,7 @@ export function matmulQ8Function(): FunctionDefinition {
     ...op.i32Mul,
     ...op.i32Add,
     ...op.set(p),
-    ...op.v128Zero,
-    ...op.set(acc),
+    ...accumulators.flatMap((accumulator) => [...op.v128Zero, ...op.set(accumulator)]),
     ...op.loop,
     ...block,
     ...op.get(p),
@@ -443,7 +452,7 @@ export function matmulQ8Function(): FunctionDefinition {
   return {
     name: 'matmulQ8',
     parameters: [i32, i32, i32, i32, i32, i32, i32, i32, i32, i32],
-    locals: [...new Array<typeof i32>(9).fill(i32), ...new Array<typeof v128>(11).fill(v128)],
+    locals: [...new Array<typeof i32>(9).fill(i32), ...new Array<typeof v128>(11 + G).fill(v128)],
     body,
   };
 }
