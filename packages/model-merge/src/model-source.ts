@@ -21,7 +21,8 @@ export interface TensorSource {
     readonly shape: readonly number[];
     readonly byteLength: number;
   };
-  readTensor(name: string): Tensor;
+  /** With `into` (a reusable buffer at least byteLength long) the tensor may be a view of it. */
+  readTensor(name: string, into?: Uint8Array): Tensor;
   readBytes(name: string): Uint8Array;
   close(): void;
 }
@@ -65,8 +66,8 @@ export function withLoraAdapter(source: TensorSource, adapter: LoraAdapter): Ten
     if (like.dtype === 'f16') return Tensor.fromBytes('f16', like.shape, encodeF16(values));
     return Tensor.fromF32(values, like.shape);
   };
-  const readTensor = (name: string): Tensor => {
-    const tensor = source.readTensor(name);
+  const readTensor = (name: string, into?: Uint8Array): Tensor => {
+    const tensor = source.readTensor(name, into);
     const module = modules.get(name);
     const saved = adapter.extra.get(name);
     if (module) return cast(tensor, applyAdapterToWeight(adapter, module, tensor).toFloat32());

@@ -1,7 +1,14 @@
 // What a merge method sees of a tensor: its shape and row chunks decoded to f32 on demand.
 // Methods never hold a whole tensor in f32 unless their algorithm needs it (a top-k threshold
 // needs one scratch array of magnitudes); this keeps a huge embedding from being copied per model.
-import { ShapeMismatchError, Tensor } from '@meld/tensor-core';
+import {
+  bf16ToF32Table,
+  decodeBf16Into,
+  decodeF16Into,
+  f16ToF32Table,
+  ShapeMismatchError,
+  Tensor,
+} from '@meld/tensor-core';
 
 export interface TensorView {
   readonly shape: readonly number[];
@@ -13,6 +20,109 @@ export interface TensorView {
   read(rowStart: number, rowEnd: number): Float32Array;
   /** True when every `read` returns a new array that the caller owns (decoded from another dtype). */
   readonly fresh?: boolean;
+  /**
+   * Rows [rowStart, rowEnd) decoded into `into` (minus `subtract` element-wise when given), without
+   * allocating; returns the filled prefix of `into`. Use `readRowsInto`, which falls back to `read`.
+   */
+  readInto?(rowStart: number, rowEnd: number, into: Float32Array, subtract?: Float32Array): Float32Array;
+  /** out[i] += coefficient · rows[i], decoded on the fly. Use `accumulateRows`, which falls back to `read`. */
+  accumulate?(rowStart: number, rowEnd: number, coefficient: number, out: Float32Array): void;
+}
+
+/** See TensorView.readInto; works for any view. */
+export function readRowsInto(
+  view: TensorView,
+  rowStart: number,
+  rowEnd: number,
+  into: Float32Array,
+  subtract?: Float32Array,
+): Float32Array {
+  if (view.readInto) return view.readInto(rowStart, rowEnd, into, subtract);
+  const values = view.read(rowStart, rowEnd);
+  const out = into.subarray(0, values.length);
+  if (subtract) for (let i = 0; i < out.length; i++) out[i] = values[i]! - subtract[i]!;
+  else out.set(values);
+  return out;
+}
+
+/** See TensorView.accumulate; works for any view. */
+export function accumulateRows(
+  view: TensorView,
+  rowStart: number,
+  rowEnd: number,
+  coefficient: number,
+  out: Float32Array,
+): void {
+  if (view.accumulate) view.accumulate(rowStart, rowEnd, coefficient, out);
+  else addScaled(out, coefficient, view.read(rowStart, rowEnd), 0);
+}
+
+/** out[i] += c · x[start + i] (top level: V8 optimises one copy for every caller). */
+function addScaled(out: Float32Array, c: number, x: Float32Array, start: number): void {
+  for (let i = 0; i < out.length; i++) out[i]! += c * x[start + i]!;
+}
+
+/** out[i] = x[start + i] − y[i]. */
+function subtractInto(out: Float32Array, x: Float32Array, start: number, y: Float32Array): void {
+  for (let i = 0; i < out.length; i++) out[i] = x[start + i]! - y[i]!;
+}
+
+/** out[i] += c · table[words[start + i]]: decode and accumulate in one pass (bf16/f16 tables). */
+function addScaledWords(
+  out: Float32Array,
+  c: number,
+  words: Uint16Array,
+  start: number,
+  table: Float32Array,
+): void {
+  for (let i = 0; i < out.length; i++) out[i]! += c * table[words[start + i]!]!;
+}
+
+/** out[i] = table[words[start + i]] − y[i]. */
+function subtractWordsInto(
+  out: Float32Array,
+  words: Uint16Array,
+  start: number,
+  table: Float32Array,
+  y: Float32Array,
+): void {
+  for (let i = 0; i < out.length; i++) out[i] = table[words[start + i]!]! - y[i]!;
+}
+
+/** A view over 16-bit float words (bf16 or f16), decoding each chunk in bulk. */
+function wordView(tensor: Tensor, words: Uint16Array, bf16: boolean): TensorView {
+  const { size, rowLength, rowCount } = rowGeometry(tensor.shape);
+  const table = bf16 ? bf16ToF32Table() : f16ToF32Table();
+  const decode = bf16 ? decodeBf16Into : decodeF16Into;
+  return {
+    fresh: true,
+    shape: tensor.shape,
+    size,
+    rowLength,
+    rowCount,
+    read(rowStart, rowEnd) {
+      const start = rowStart * rowLength;
+      const count = (rowEnd - rowStart) * rowLength;
+      return decode(words.subarray(start, start + count), new Float32Array(count));
+    },
+    readInto(rowStart, rowEnd, into, subtract) {
+      const start = rowStart * rowLength;
+      const count = (rowEnd - rowStart) * rowLength;
+      const out = into.subarray(0, count);
+      if (subtract) subtractWordsInto(out, words, start, table, subtract);
+      else decode(words.subarray(start, start + count), out);
+      return out;
+    },
+    accumulate(rowStart, rowEnd, coefficient, out) {
+      addScaledWords(
+        out.subarray(0, (rowEnd - rowStart) * rowLength),
+        coefficient,
+        words,
+        rowStart * rowLength,
+        table,
+      );
+    },
+  };
 }
 
 /** Where a method writes its result, row chunk by row chunk, in any order. */
@@ -39,26 +149,21 @@ export function tensorView(tensor: Tensor): TensorView {
       rowLength,
       rowCount,
       read: (rowStart, rowEnd) => data.subarray(rowStart * rowLength, rowEnd * rowLength),
+      readInto(rowStart, rowEnd, into, subtract) {
+        const start = rowStart * rowLength;
+        const out = into.subarray(0, (rowEnd - rowStart) * rowLength);
+        if (subtract) subtractInto(out, data, start, subtract);
+        else out.set(data.subarray(start, start + out.length));
+        return out;
+      },
+      accumulate(rowStart, rowEnd, coefficient, out) {
+        addScaled(out.subarray(0, (rowEnd - rowStart) * rowLength), coefficient, data, rowStart * rowLength);
+      },
     };
   }
   const bytes = tensor.bytes();
-  if (tensor.dtype === 'bf16' && bytes.byteOffset % 2 === 0) {
-    // bf16 → f32 is a 16-bit shift; read 16-bit words straight from the bytes
-    const words = new Uint16Array(bytes.buffer, bytes.byteOffset, size);
-    return {
-      fresh: true,
-      shape: tensor.shape,
-      size,
-      rowLength,
-      rowCount,
-      read(rowStart, rowEnd) {
-        const start = rowStart * rowLength;
-        const out = new Float32Array((rowEnd - rowStart) * rowLength);
-        const bits = new Uint32Array(out.buffer);
-        for (let i = 0; i < bits.length; i++) bits[i] = words[start + i]! << 16;
-        return out;
-      },
-    };
+  if ((tensor.dtype === 'bf16' || tensor.dtype === 'f16') && bytes.byteOffset % 2 === 0) {
+    return wordView(tensor, new Uint16Array(bytes.buffer, bytes.byteOffset, size), tensor.dtype === 'bf16');
   }
   return {
     shape: tensor.shape,

@@ -64,6 +64,18 @@ export function f16ToF32Table(): Float32Array {
   return f16Table;
 }
 
+let bf16Table: Float32Array | undefined;
+
+/** f32 value of every bf16 bit pattern (built once, 256 KiB): lets a fused loop decode with one table load. */
+export function bf16ToF32Table(): Float32Array {
+  if (!bf16Table) {
+    bf16Table = new Float32Array(65536);
+    const bits = new Uint32Array(bf16Table.buffer);
+    for (let h = 0; h < 65536; h++) bits[h] = h << 16;
+  }
+  return bf16Table;
+}
+
 /** out[i] = bf16 words[i] as f32 (a 16-bit shift of the bits: exact, NaN payloads kept). */
 export function decodeBf16Into(words: Uint16Array, out: Float32Array): Float32Array {
   const bits = new Uint32Array(out.buffer, out.byteOffset, words.length);

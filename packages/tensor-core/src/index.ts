@@ -139,6 +139,7 @@ export {
 } from './formats/safetensors-writer';
 export {
   bf16ToF32,
+  bf16ToF32Table,
   decodeBf16,
   decodeBf16Into,
   decodeF16,

@@ -1,5 +1,5 @@
 // Row-chunk helpers shared by the methods.
-import { rowChunks, type TensorView } from '../tensor-view';
+import { accumulateRows, readRowsInto, rowChunks, type TensorView } from '../tensor-view';
 
 export interface ChunkGeometry {
   readonly shape: readonly number[];
@@ -44,17 +44,29 @@ export function readDelta(
   return out;
 }
 
-/** θ − θ0 for rows [rowStart, rowEnd) given the base chunk already decoded. */
+/**
+ * θ − θ0 for rows [rowStart, rowEnd) given the base chunk already decoded. With `into` (at least
+ * one chunk long) the delta is decoded and subtracted in one pass into it, without allocating.
+ */
 export function deltaOf(
   view: TensorView,
   baseValues: Float32Array,
   rowStart: number,
   rowEnd: number,
+  into?: Float32Array,
 ): Float32Array {
+  if (into) return readRowsInto(view, rowStart, rowEnd, into, baseValues);
   const values = view.read(rowStart, rowEnd);
   const out = view.fresh ? values : new Float32Array(values.length);
   for (let i = 0; i < out.length; i++) out[i] = values[i]! - baseValues[i]!;
   return out;
+}
+
+/** Elements in the largest row chunk of a tensor (the size of a reusable chunk buffer). */
+export function chunkCapacity(context: ChunkGeometry): number {
+  const { size, rowLength } = geometryOf(context);
+  const rowsPerChunk = Math.max(1, Math.floor(context.chunkElements / Math.max(1, rowLength)));
+  return Math.min(size, rowsPerChunk * Math.max(1, rowLength));
 }
 
 /** Gram matrix G[i][j] = <x_i, x_j> (float64) of the deltas (or of the tensors when base is undefined). */
@@ -82,25 +94,29 @@ export function axpy(out: Float32Array, c: number, x: Float32Array): void {
   for (let k = 0; k < out.length; k++) out[k]! += c * x[k]!;
 }
 
-/** Writes base·baseCoefficient + Σ coefficients[i]·(θi − θ0 if subtractBase) chunk by chunk. */
+/**
+ * Writes base·baseCoefficient + Σ coefficients[i]·(θi − θ0 if subtractBase) chunk by chunk: one
+ * reused chunk buffer, each model decoded and accumulated in one pass (no per-chunk allocation).
+ * The output must copy or encode what it is given (it is the same buffer every chunk).
+ */
 export function writeCombination(
   context: ChunkGeometry & { output: { write(rowStart: number, values: Float32Array): void } },
   coefficients: readonly number[],
   options: { subtractBase: boolean; baseCoefficient: number },
 ): void {
   const base = context.base;
+  const { rowLength } = geometryOf(context);
+  const buffer = new Float32Array(chunkCapacity(context));
+  let baseFactor = options.baseCoefficient;
+  if (options.subtractBase && base)
+    for (const c of coefficients.slice(0, context.models.length)) baseFactor -= c;
   forEachChunk(context, (rowStart, rowEnd) => {
-    const first = context.models[0]!.read(rowStart, rowEnd);
-    const out = new Float32Array(first.length);
-    const baseValues = base ? base.read(rowStart, rowEnd) : undefined;
-    let baseFactor = options.baseCoefficient;
-    context.models.forEach((view, index) => {
-      const c = coefficients[index]!;
-      if (options.subtractBase && baseValues) baseFactor -= c;
-      const values = index === 0 ? first : view.read(rowStart, rowEnd);
-      axpy(out, c, values);
-    });
-    if (baseValues && baseFactor !== 0) axpy(out, baseFactor, baseValues);
+    const out = buffer.subarray(0, (rowEnd - rowStart) * rowLength);
+    out.fill(0);
+    for (let index = 0; index < context.models.length; index++) {
+      accumulateRows(context.models[index]!, rowStart, rowEnd, coefficients[index]!, out);
+    }
+    if (base && baseFactor !== 0) accumulateRows(base, rowStart, rowEnd, baseFactor, out);
     context.output.write(rowStart, out);
   });
 }

@@ -11,7 +11,8 @@
 import { z } from 'zod';
 import { defineMergeMethod, type MergeMethodV1 } from '../method';
 import { randomKey } from '../random';
-import { deltaOf, forEachChunk, geometryOf } from './chunks';
+import { readRowsInto } from '../tensor-view';
+import { chunkCapacity, deltaOf, forEachChunk, geometryOf } from './chunks';
 import { createSparsifier, type RescaleMode, type SparsificationMethod } from './sparsify';
 
 export interface TaskArithmeticVariant {
@@ -165,6 +166,12 @@ export function taskArithmeticMethod(variant: TaskArithmeticVariant): MergeMetho
         passes > 1 && context.models.length * geometry.size * 4 <= (context.cacheBytes ?? deltaCacheBytes)
           ? context.models.map(() => new Float32Array(geometry.size))
           : undefined;
+      // one reused chunk buffer for the base and one per model: decode + subtract in one pass, no
+      // allocation per chunk, and chunks small enough to stay in cache between the fused loops
+      const capacity = chunkCapacity(context);
+      const baseBuffer = new Float32Array(capacity);
+      const deltaBuffers = context.models.map(() => new Float32Array(capacity));
+      const readBase = (rowStart: number, rowEnd: number) => readRowsInto(base, rowStart, rowEnd, baseBuffer);
       const deltaAt = (
         index: number,
         b: Float32Array | undefined,
@@ -174,11 +181,11 @@ export function taskArithmeticMethod(variant: TaskArithmeticVariant): MergeMetho
       ) =>
         cache && (b === undefined || cacheFilled)
           ? cache[index]!.subarray(offset, offset + (rowEnd - rowStart) * geometry.rowLength)
-          : deltaOf(context.models[index]!, b!, rowStart, rowEnd);
+          : deltaOf(context.models[index]!, b!, rowStart, rowEnd, deltaBuffers[index]);
       let cacheFilled = false;
       for (let pass = 0; pass < passes; pass++) {
         forEachChunk(context, (rowStart, rowEnd, offset) => {
-          const b = cacheFilled ? undefined : base.read(rowStart, rowEnd);
+          const b = cacheFilled ? undefined : readBase(rowStart, rowEnd);
           context.models.forEach((_, index) => {
             const sparsifier = sparsifiers[index]!;
             if (pass >= sparsifier.passes && !(cache && !cacheFilled)) return;
@@ -198,14 +205,15 @@ export function taskArithmeticMethod(variant: TaskArithmeticVariant): MergeMetho
       const divisorFactors = Float64Array.from(weights, (x) => (p.normalize_by === 'weights' ? x : 1));
       const plainDivisor = p.normalize_by === 'weights' ? weightSum : weights.length;
       const { normalize, lambda } = p;
+      const outBuffer = new Float32Array(capacity);
       forEachChunk(context, (rowStart, rowEnd, offset) => {
-        const b = base.read(rowStart, rowEnd);
+        const b = readBase(rowStart, rowEnd);
         const sparse = context.models.map((_, index) => {
           const delta = deltaAt(index, b, rowStart, rowEnd, offset);
           sparsifiers[index]!.apply(delta, offset);
           return delta;
         });
-        const out = new Float32Array(b.length);
+        const out = outBuffer.subarray(0, b.length);
         if (variant.consensus)
           consensusKernel(out, b, sparse, signFactors, w, divisorFactors, countSign, normalize, lambda);
         else sumKernel(out, b, sparse, w, normalize ? plainDivisor : 1, lambda);

@@ -3,7 +3,7 @@
 // huggingface/safetensors does (tensor.rs `validate`): known dtypes, byte counts equal to
 // shape x dtype size, offsets sorted, contiguous, without holes or overlap, ending at end of file.
 import type { DType } from '../dtype';
-import { DTypeError, FormatError } from '../errors';
+import { DTypeError, FormatError, ValidationError } from '../errors';
 import { Tensor } from '../tensor';
 import { RandomAccessFile } from './file-reader';
 import {
@@ -217,20 +217,32 @@ export class SafetensorsFile {
     return info;
   }
 
-  /** The tensor's raw little-endian bytes, read from disk at its offset. */
-  readBytes(name: string): Uint8Array {
+  /**
+   * The tensor's raw little-endian bytes, read from disk at its offset. With `into` (at least
+   * byteLength long) they are read into its start and a view of it is returned: a caller that reads
+   * many tensors can reuse one buffer instead of faulting in fresh memory for each.
+   */
+  readBytes(name: string, into?: Uint8Array): Uint8Array {
     const info = this.info(name);
-    return this.file.read(this.dataStart + info.dataOffsets[0], info.byteLength, `tensor '${name}'`);
+    const target = into?.subarray(0, info.byteLength);
+    if (target && target.byteLength < info.byteLength) {
+      throw new ValidationError(
+        'into',
+        `tensor '${name}' needs ${info.byteLength} bytes, the buffer has ${target.byteLength}`,
+      );
+    }
+    return this.file.read(this.dataStart + info.dataOffsets[0], info.byteLength, `tensor '${name}'`, target);
   }
 
   /**
    * The tensor. F32, F16, BF16 and I8 keep their dtype; F8, F64, BOOL and 8-32 bit integers are
-   * decoded to f32; I64/U64 throw DTypeError (use `readBytes`).
+   * decoded to f32; I64/U64 throw DTypeError (use `readBytes`). With `into`, native dtypes are a
+   * view of it (see readBytes): valid until the buffer is reused.
    */
-  readTensor(name: string): Tensor {
+  readTensor(name: string, into?: Uint8Array): Tensor {
     const info = this.info(name);
     const typeInfo = safetensorsDTypeInfo(info.dtype);
-    const bytes = this.readBytes(name);
+    const bytes = this.readBytes(name, into);
     if (typeInfo.native) return Tensor.fromBytes(typeInfo.native as DType, info.shape, bytes);
     if (typeInfo.toF32) {
       const count = (info.byteLength * 8) / typeInfo.bits;

@@ -129,12 +129,14 @@ export class SafetensorsModel {
     return info;
   }
 
-  readBytes(name: string): Uint8Array {
-    return this.shard(this.info(name).file).readBytes(name);
+  /** See SafetensorsFile.readBytes (`into`: a reusable buffer). */
+  readBytes(name: string, into?: Uint8Array): Uint8Array {
+    return this.shard(this.info(name).file).readBytes(name, into);
   }
 
-  readTensor(name: string): Tensor {
-    return this.shard(this.info(name).file).readTensor(name);
+  /** See SafetensorsFile.readTensor (`into`: a reusable buffer). */
+  readTensor(name: string, into?: Uint8Array): Tensor {
+    return this.shard(this.info(name).file).readTensor(name, into);
   }
 
   close(): void {

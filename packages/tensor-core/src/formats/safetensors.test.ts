@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DTypeError, FormatError } from '../errors';
+import { DTypeError, FormatError, ValidationError } from '../errors';
 import { encodeBf16, encodeF16 } from '../half';
 import { Tensor } from '../tensor';
 import { openSafetensors } from './safetensors-reader';
@@ -85,6 +85,13 @@ describe('safetensors writer + lazy reader', () => {
       expect(() => file.readTensor('ids')).toThrow(DTypeError);
       expect(new DataView(file.readBytes('ids').buffer).getBigInt64(8, true)).toBe(-5n);
       expect(() => file.readTensor('missing')).toThrow(FormatError);
+      // reading into a reused buffer: the same values, a view of that buffer, too small refused
+      const reused = new Uint8Array(64).fill(0xee);
+      const viewed = file.readTensor('b.f32', reused);
+      expect(viewed.toFloat32()).toEqual(f32.toFloat32());
+      expect(viewed.bytes().buffer).toBe(reused.buffer);
+      expect(file.readTensor('bf', reused).toFloat32()[1]).toBe(-3);
+      expect(() => file.readBytes('b.f32', new Uint8Array(8))).toThrow(ValidationError);
     } finally {
       file.close();
     }
