@@ -156,3 +156,39 @@ export function assembleModule(
     ...section(10, vector(bodies)),
   ]);
 }
+
+/** Instruction sequences the kernels share. */
+export const snippet = {
+  /** local += value (i32). */
+  addTo: (local: number, value: number[]) => [...op.get(local), ...value, ...op.i32Add, ...op.set(local)],
+  /** The f32 sum of an f32x4 local's lanes, (l0 + l1) + (l2 + l3), left on the stack. */
+  horizontalSum: (vector: number) => [
+    ...op.get(vector),
+    ...op.f32x4ExtractLane(0),
+    ...op.get(vector),
+    ...op.f32x4ExtractLane(1),
+    ...op.f32Add,
+    ...op.get(vector),
+    ...op.f32x4ExtractLane(2),
+    ...op.get(vector),
+    ...op.f32x4ExtractLane(3),
+    ...op.f32Add,
+    ...op.f32Add,
+  ],
+  /** while (counter < limit) body; (unsigned; the body advances counter). */
+  whileBelow: (counter: number, limit: number, body: number[]) => [
+    ...op.block,
+    ...op.get(counter),
+    ...op.get(limit),
+    ...op.i32GeU,
+    ...op.brIf(0),
+    ...op.loop,
+    ...body,
+    ...op.get(counter),
+    ...op.get(limit),
+    ...op.i32LtU,
+    ...op.brIf(0),
+    ...op.end,
+    ...op.end,
+  ],
+};

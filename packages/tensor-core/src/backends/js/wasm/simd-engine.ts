@@ -5,7 +5,7 @@
 import { f16ToF32 } from '../../../half';
 import { MATMUL_ROWS } from './simd-matmul';
 import { MAXIMUM_PAGES, type SimdExports, simdModuleBytes } from './simd-module';
-import { Q8_MATMUL_ROWS, Q8_MATVEC_ROWS } from './simd-q8';
+import { Q8_MATMUL_ROWS } from './simd-q8';
 import {
   runChunk,
   TASK_MATMUL,
@@ -225,13 +225,11 @@ export class SimdArena {
     const xsPointer = xqPointer + ((cols * 2 + 63) & ~63);
     const outPointer = xsPointer + ((blocks * 4 + 63) & ~63);
     this.kernels.quantizeQ8Input(space.pointer, xqPointer, xsPointer, blocks, 64, 4);
-    // Chunks of a multiple of the kernel's rows per pass.
-    const perChunk = Math.ceil(rowsPerChunk(rows, cols) / Q8_MATVEC_ROWS) * Q8_MATVEC_ROWS;
     this.parallel(
       TASK_MATVEC_Q8,
       [bytes.byteOffset, xqPointer, xsPointer, outPointer, blocks, table],
       rows,
-      perChunk,
+      rowsPerChunk(rows, cols),
     );
     out.set(new Float32Array(this.memory.buffer, outPointer, rows));
   }

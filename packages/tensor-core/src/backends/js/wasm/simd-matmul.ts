@@ -1,5 +1,5 @@
 // The WebAssembly SIMD matmul micro-kernel, as instruction bytes; assembled in simd-module.ts.
-import { type FunctionDefinition, op, valueType } from './assembler';
+import { type FunctionDefinition, op, snippet, valueType } from './assembler';
 
 /** Rows of A per micro-kernel block (the kernel is MATMUL_ROWS x 8: 2 * MATMUL_ROWS f32x4 accumulators). */
 export const MATMUL_ROWS = 4;
@@ -13,12 +13,7 @@ export function matmulFunction(): FunctionDefinition {
   ];
   const accumulators = Array.from({ length: 2 * MATMUL_ROWS }, (_, i) => 21 + i);
   const [b0, b1, s] = [21 + 2 * MATMUL_ROWS, 22 + 2 * MATMUL_ROWS, 23 + 2 * MATMUL_ROWS];
-  const add = (local: number, value: number[]) => [
-    ...op.get(local),
-    ...value,
-    ...op.i32Add,
-    ...op.set(local),
-  ];
+  const add = snippet.addTo;
   const rowStep: number[] = [];
   for (let row = 0; row < MATMUL_ROWS; row++) {
     rowStep.push(...op.get(pa), ...op.v128Load32Splat(row * 4), ...op.set(s));

@@ -1,5 +1,5 @@
 // WebAssembly SIMD matvec kernels (f32 and q8_0), as instruction bytes; assembled in simd-module.ts.
-import { type FunctionDefinition, op, valueType } from './assembler';
+import { type FunctionDefinition, op, snippet, valueType } from './assembler';
 
 const { i32, f32, v128 } = valueType;
 
@@ -113,17 +113,7 @@ export function matvecFunction(): FunctionDefinition {
     ...op.i32Shl,
     ...op.i32Add,
     ...op.get(s),
-    ...op.get(acc0),
-    ...op.f32x4ExtractLane(0),
-    ...op.get(acc0),
-    ...op.f32x4ExtractLane(1),
-    ...op.f32Add,
-    ...op.get(acc0),
-    ...op.f32x4ExtractLane(2),
-    ...op.get(acc0),
-    ...op.f32x4ExtractLane(3),
-    ...op.f32Add,
-    ...op.f32Add,
+    ...snippet.horizontalSum(acc0),
     ...op.f32Add,
     ...op.f32Store(),
     ...op.get(r),

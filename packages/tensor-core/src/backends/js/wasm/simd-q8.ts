@@ -7,10 +7,10 @@
 //   v128.load8x8_s (8 int8 widened to int16 on load) and four i32x4.dot_i16x8_s (pmaddwd on x64;
 //   WebAssembly SIMD without the relaxed proposal, off in Node 20, has no 8-bit dot), then one
 //   conversion to f32 and one multiply by d * xs[b] (d looked up in `table`, all 65536 f16 values as
-//   f32). Q8_MATVEC_ROWS weight rows per pass (missing last rows repeat a row, unstored).
+//   f32). One weight row per pass.
 // quantizeQ8Input(x, xq, xs, blocks): the int16 input of matvecQ8, in SIMD.
 // matmulQ8(...): the same integer dots for a prompt: four input rows per weight-block load.
-import { type FunctionDefinition, op, valueType } from './assembler';
+import { type FunctionDefinition, op, snippet, valueType } from './assembler';
 
 const { i32, f32, v128 } = valueType;
 
@@ -18,144 +18,75 @@ const { i32, f32, v128 } = valueType;
 const BLOCK = 34;
 
 /**
- * Weight rows per pass of matvecQ8. More rows share the input's loads, but measured on the 2-core AMD
- * EPYC build machine (node 20): 1 row reads the weights as one sequential stream and runs a 32000 x 768
- * matrix (26 MB, from DRAM) at 16 GMAC/s, 2 rows at 6-7 and 4 rows at 4.5; in cache all run ~17.
+ * One weight row per pass. Two or four rows per pass would share the input's loads, but measured on the
+ * 2-core AMD EPYC build machine (node 20) they interleave the weight streams: a 32000 x 768 matrix
+ * (26 MB, from memory) ran at 16 GMAC/s with one row, 6-7 with two and 4.5 with four (all ~17 in cache);
+ * unrolling two or four blocks measured slower too.
  */
-export const Q8_MATVEC_ROWS = 1;
-
 export function matvecQ8Function(): FunctionDefinition {
-  const R = Q8_MATVEC_ROWS;
   const [w, xq, xs, out, rowStart, rowEnd, blocks, table] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const [r, xp, sp, rowBytes, end] = [8, 9, 10, 11, 12];
-  const pointers = Array.from({ length: R }, (_, i) => 13 + i);
-  const inputs = Array.from({ length: 4 }, (_, i) => 13 + R + i);
-  const accumulators = Array.from({ length: R }, (_, i) => 17 + R + i);
-  const scale = 17 + 2 * R;
-  const add = (local: number, value: number[]) => [
-    ...op.get(local),
-    ...value,
-    ...op.i32Add,
-    ...op.set(local),
-  ];
-  // acc += f32(sum of four pmaddwd of the block's int8 (widened on load) and x's int16) * (d * xs[b])
-  const rowBlock = (pointer: number, accumulator: number) => {
-    const code: number[] = [];
-    for (let quarter = 0; quarter < 4; quarter++) {
-      code.push(
-        ...op.get(pointer),
-        ...op.v128Load8x8S(2 + quarter * 8),
-        ...op.get(inputs[quarter]),
-        ...op.i32x4DotI16x8S,
-      );
-      if (quarter > 0) code.push(...op.i32x4Add);
-    }
-    code.push(
-      ...op.f32x4ConvertI32x4S,
-      ...op.get(table),
-      ...op.get(pointer),
-      ...op.i32Load16U(0),
-      ...op.i32Const(2),
-      ...op.i32Shl,
-      ...op.i32Add,
-      ...op.f32Load(),
-      ...op.get(scale),
-      ...op.f32Mul,
-      ...op.f32x4Splat,
-      ...op.f32x4Mul,
-      ...op.get(accumulator),
-      ...op.f32x4Add,
-      ...op.set(accumulator),
+  const [r, p, xp, sp, rowBytes, end] = [8, 9, 10, 11, 12, 13];
+  const [accumulator] = [14];
+  const { addTo, horizontalSum, whileBelow } = snippet;
+  const dots: number[] = [];
+  for (let quarter = 0; quarter < 4; quarter++) {
+    dots.push(
+      ...op.get(p),
+      ...op.v128Load8x8S(2 + quarter * 8),
+      ...op.get(xp),
+      ...op.v128Load(quarter * 16),
+      ...op.i32x4DotI16x8S,
     );
-    return code;
-  };
-  const horizontal = (vector: number) => [
-    ...op.get(vector),
-    ...op.f32x4ExtractLane(0),
-    ...op.get(vector),
-    ...op.f32x4ExtractLane(1),
-    ...op.f32Add,
-    ...op.get(vector),
-    ...op.f32x4ExtractLane(2),
-    ...op.get(vector),
-    ...op.f32x4ExtractLane(3),
-    ...op.f32Add,
-    ...op.f32Add,
-  ];
-  const blockLoop = [
-    ...op.loop,
-    ...inputs.flatMap((input, quarter) => [...op.get(xp), ...op.v128Load(quarter * 16), ...op.set(input)]),
+    if (quarter > 0) dots.push(...op.i32x4Add);
+  }
+  // accumulator += f32(the block's four dots) * (d * xs[b])
+  const block = [
+    ...dots,
+    ...op.f32x4ConvertI32x4S,
+    ...op.get(table),
+    ...op.get(p),
+    ...op.i32Load16U(0),
+    ...op.i32Const(2),
+    ...op.i32Shl,
+    ...op.i32Add,
+    ...op.f32Load(),
     ...op.get(sp),
     ...op.f32Load(),
-    ...op.set(scale),
-    ...pointers.flatMap((pointer, i) => rowBlock(pointer, accumulators[i])),
-    ...pointers.flatMap((pointer) => add(pointer, op.i32Const(BLOCK))),
-    ...add(xp, op.i32Const(64)),
-    ...add(sp, op.i32Const(4)),
-    ...op.get(pointers[0]),
-    ...op.get(end),
-    ...op.i32LtU,
-    ...op.brIf(0),
-    ...op.end,
+    ...op.f32Mul,
+    ...op.f32x4Splat,
+    ...op.f32x4Mul,
+    ...op.get(accumulator),
+    ...op.f32x4Add,
+    ...op.set(accumulator),
+    ...addTo(p, op.i32Const(BLOCK)),
+    ...addTo(xp, op.i32Const(64)),
+    ...addTo(sp, op.i32Const(4)),
   ];
-  // Row r + i exists when r + i < rowEnd; a missing row reads its predecessor again (never stored).
-  const exists = (i: number) => [
-    ...op.get(r),
-    ...op.i32Const(i),
-    ...op.i32Add,
-    ...op.get(rowEnd),
-    ...op.i32LtU,
-  ];
-  const partners: number[] = [];
-  for (let i = 1; i < R; i++) {
-    partners.push(
-      ...op.get(pointers[i - 1]),
-      ...op.get(rowBytes),
-      ...op.i32Add,
-      ...op.get(pointers[i - 1]),
-      ...exists(i),
-      ...op.select,
-      ...op.set(pointers[i]),
-    );
-  }
-  const stores: number[] = [];
-  for (let i = 0; i < R; i++) {
-    const store = [
-      ...op.get(out),
-      ...op.get(r),
-      ...op.i32Const(2),
-      ...op.i32Shl,
-      ...op.i32Add,
-      ...horizontal(accumulators[i]),
-      ...op.f32Store(i * 4),
-    ];
-    stores.push(...(i === 0 ? store : [...exists(i), ...op.if, ...store, ...op.end]));
-  }
-  const rowLoop = [
-    ...op.loop,
+  const row = [
     ...op.get(w),
     ...op.get(r),
     ...op.get(rowBytes),
     ...op.i32Mul,
     ...op.i32Add,
-    ...op.tee(pointers[0]),
+    ...op.tee(p),
     ...op.get(rowBytes),
     ...op.i32Add,
     ...op.set(end),
-    ...partners,
-    ...accumulators.flatMap((accumulator) => [...op.v128Zero, ...op.set(accumulator)]),
+    ...op.v128Zero,
+    ...op.set(accumulator),
     ...op.get(xq),
     ...op.set(xp),
     ...op.get(xs),
     ...op.set(sp),
-    ...blockLoop,
-    ...stores,
-    ...add(r, op.i32Const(R)),
+    ...whileBelow(p, end, block),
+    ...op.get(out),
     ...op.get(r),
-    ...op.get(rowEnd),
-    ...op.i32LtU,
-    ...op.brIf(0),
-    ...op.end,
+    ...op.i32Const(2),
+    ...op.i32Shl,
+    ...op.i32Add,
+    ...horizontalSum(accumulator),
+    ...op.f32Store(),
+    ...addTo(r, op.i32Const(1)),
   ];
   const body = [
     ...op.get(blocks),
@@ -164,18 +95,12 @@ export function matvecQ8Function(): FunctionDefinition {
     ...op.set(rowBytes),
     ...op.get(rowStart),
     ...op.set(r),
-    ...op.block,
-    ...op.get(r),
-    ...op.get(rowEnd),
-    ...op.i32GeU,
-    ...op.brIf(0),
-    ...rowLoop,
-    ...op.end,
+    ...whileBelow(r, rowEnd, row),
   ];
   return {
     name: 'matvecQ8',
     parameters: [i32, i32, i32, i32, i32, i32, i32, i32],
-    locals: [...new Array<typeof i32>(5 + R).fill(i32), ...new Array<typeof v128>(4 + R).fill(v128), f32],
+    locals: [i32, i32, i32, i32, i32, i32, v128],
     body,
   };
 }
@@ -189,12 +114,7 @@ export function quantizeQ8InputFunction(): FunctionDefinition {
   const [x, xq, xs, blocks, xqStep, xsStep] = [0, 1, 2, 3, 4, 5];
   const [end, step, inverse] = [6, 7, 8];
   const [peak] = [9];
-  const add = (local: number, value: number[]) => [
-    ...op.get(local),
-    ...value,
-    ...op.i32Add,
-    ...op.set(local),
-  ];
+  const add = snippet.addTo;
   const quarter = (index: number) => [
     ...op.get(x),
     ...op.v128Load(index * 16),
@@ -293,12 +213,7 @@ export function matmulQ8Function(groups = Q8_MATMUL_GROUPS): FunctionDefinition 
   const sums = [23, 24, 25, 26];
   const [low, high, scale] = [27, 28, 29];
   const accumulators = Array.from({ length: G }, (_, g) => 30 + g);
-  const add = (local: number, value: number[]) => [
-    ...op.get(local),
-    ...value,
-    ...op.i32Add,
-    ...op.set(local),
-  ];
+  const add = snippet.addTo;
   // 32-bit lane indices -> byte lanes of i8x16.shuffle
   const lanes = (indices: number[]) => indices.flatMap((index) => [0, 1, 2, 3].map((b) => index * 4 + b));
   const interleave = (first: number, second: number, low: boolean) => [
