@@ -61,10 +61,9 @@ describe('fused chunk paths', () => {
         const baseValues = noise(1, 0.04);
         const models = [2, 3, 4].map((seed) => {
           const delta = noise(seed, 0.004);
-          return tensorOf(
-            dtype,
-            baseValues.map((v, i) => v + delta[i]!),
-          );
+          const values = baseValues.map((v, i) => v + delta[i]!);
+          values[0] = -0; // −0 in every model: accumulating into zeros gives +0, so must the fused path
+          return tensorOf(dtype, values);
         });
         const base = withBase ? tensorView(tensorOf(dtype, baseValues)) : undefined;
         const fused = run(method, models.map(tensorView), base, parameters);

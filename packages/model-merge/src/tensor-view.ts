@@ -25,8 +25,17 @@ export interface TensorView {
    * allocating; returns the filled prefix of `into`. Use `readRowsInto`, which falls back to `read`.
    */
   readInto?(rowStart: number, rowEnd: number, into: Float32Array, subtract?: Float32Array): Float32Array;
-  /** out[i] += coefficient · rows[i], decoded on the fly. Use `accumulateRows`, which falls back to `read`. */
-  accumulate?(rowStart: number, rowEnd: number, coefficient: number, out: Float32Array): void;
+  /**
+   * out[i] += coefficient · rows[i], decoded on the fly; with `first`, out[i] = 0 + coefficient · rows[i]
+   * whatever `out` held (no separate zero fill). Use `accumulateRows`, which falls back to `read`.
+   */
+  accumulate?(
+    rowStart: number,
+    rowEnd: number,
+    coefficient: number,
+    out: Float32Array,
+    first?: boolean,
+  ): void;
 }
 
 /** See TensorView.readInto; works for any view. */
@@ -52,14 +61,34 @@ export function accumulateRows(
   rowEnd: number,
   coefficient: number,
   out: Float32Array,
+  first = false,
 ): void {
-  if (view.accumulate) view.accumulate(rowStart, rowEnd, coefficient, out);
-  else addScaled(out, coefficient, view.read(rowStart, rowEnd), 0);
+  if (view.accumulate) view.accumulate(rowStart, rowEnd, coefficient, out, first);
+  else {
+    if (first) out.fill(0);
+    addScaled(out, coefficient, view.read(rowStart, rowEnd), 0);
+  }
 }
 
 /** out[i] += c · x[start + i] (top level: V8 optimises one copy for every caller). */
 function addScaled(out: Float32Array, c: number, x: Float32Array, start: number): void {
   for (let i = 0; i < out.length; i++) out[i]! += c * x[start + i]!;
+}
+
+/** out[i] = 0 + c · x[start + i] (the + 0 turns −0 into +0, as accumulating into zeros does). */
+function setScaled(out: Float32Array, c: number, x: Float32Array, start: number): void {
+  for (let i = 0; i < out.length; i++) out[i] = c * x[start + i]! + 0;
+}
+
+/** out[i] = 0 + c · table[words[start + i]]. */
+function setScaledWords(
+  out: Float32Array,
+  c: number,
+  words: Uint16Array,
+  start: number,
+  table: Float32Array,
+): void {
+  for (let i = 0; i < out.length; i++) out[i] = c * table[words[start + i]!]! + 0;
 }
 
 /** out[i] = x[start + i] − y[i]. */
@@ -113,14 +142,10 @@ function wordView(tensor: Tensor, words: Uint16Array, bf16: boolean): TensorView
       else decode(words.subarray(start, start + count), out);
       return out;
     },
-    accumulate(rowStart, rowEnd, coefficient, out) {
-      addScaledWords(
-        out.subarray(0, (rowEnd - rowStart) * rowLength),
-        coefficient,
-        words,
-        rowStart * rowLength,
-        table,
-      );
+    accumulate(rowStart, rowEnd, coefficient, out, first) {
+      const target = out.subarray(0, (rowEnd - rowStart) * rowLength);
+      if (first) setScaledWords(target, coefficient, words, rowStart * rowLength, table);
+      else addScaledWords(target, coefficient, words, rowStart * rowLength, table);
     },
   };
 }
@@ -156,8 +181,10 @@ export function tensorView(tensor: Tensor): TensorView {
         else out.set(data.subarray(start, start + out.length));
         return out;
       },
-      accumulate(rowStart, rowEnd, coefficient, out) {
-        addScaled(out.subarray(0, (rowEnd - rowStart) * rowLength), coefficient, data, rowStart * rowLength);
+      accumulate(rowStart, rowEnd, coefficient, out, first) {
+        const target = out.subarray(0, (rowEnd - rowStart) * rowLength);
+        if (first) setScaled(target, coefficient, data, rowStart * rowLength);
+        else addScaled(target, coefficient, data, rowStart * rowLength);
       },
     };
   }

@@ -112,9 +112,9 @@ export function writeCombination(
     for (const c of coefficients.slice(0, context.models.length)) baseFactor -= c;
   forEachChunk(context, (rowStart, rowEnd) => {
     const out = buffer.subarray(0, (rowEnd - rowStart) * rowLength);
-    out.fill(0);
+    if (context.models.length === 0) out.fill(0);
     for (let index = 0; index < context.models.length; index++) {
-      accumulateRows(context.models[index]!, rowStart, rowEnd, coefficients[index]!, out);
+      accumulateRows(context.models[index]!, rowStart, rowEnd, coefficients[index]!, out, index === 0);
     }
     if (base && baseFactor !== 0) accumulateRows(base, rowStart, rowEnd, baseFactor, out);
     context.output.write(rowStart, out);
