@@ -86,10 +86,13 @@ export {
   defaultMergeMethods,
   type MergeMethodRegistry,
 } from './registry';
+export { ScratchPool } from './scratch-pool';
 export { kthLargest, kthSmallest, quantile } from './select';
 export {
+  accumulateRows,
   float32Output,
   float32View,
+  readRowsInto,
   rowChunks,
   rowGeometry,
   type TensorOutput,

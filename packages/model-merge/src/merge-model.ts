@@ -18,6 +18,7 @@ import { stageOutputFolder } from './output-folder';
 import { type MergeTask, planMerge } from './plan';
 import type { MergeProgressCallback } from './progress';
 import { defaultMergeMethods, type MergeMethodRegistry } from './registry';
+import { ScratchPool } from './scratch-pool';
 import { rowGeometry, type TensorOutput, tensorView } from './tensor-view';
 
 export type OutputDType = 'f32' | 'f16' | 'bf16';
@@ -137,6 +138,7 @@ function runTask(
   chunkElements: number,
   warnings: string[],
   buffers: ReadBuffers,
+  scratch: ScratchPool,
 ): Tensor {
   // Inputs of a merge are dead once the output is encoded, so they are read into reused buffers;
   // a copied tensor goes to the writer as it is (the writer holds it until its shard is written).
@@ -171,6 +173,7 @@ function runTask(
     chunkElements,
     output,
     warnings,
+    scratch,
   });
   return output.tensor();
 }
@@ -249,11 +252,12 @@ export function mergeModels(options: MergeModelOptions): MergeModelResult {
     const seed = options.seed ?? config.random_seed ?? 0;
     const chunkElements = options.chunkElements ?? 1 << 16;
     const buffers = new ReadBuffers();
+    const scratch = new ScratchPool();
     let inputBytesDone = 0;
     let outputBytes = 0;
     for (const [index, task] of plan.tasks.entries()) {
       options.onProgress?.({ type: 'tensor-start', name: task.output, index, total: plan.tasks.length });
-      const tensor = runTask(task, models, outDType, seed, chunkElements, warnings, buffers);
+      const tensor = runTask(task, models, outDType, seed, chunkElements, warnings, buffers, scratch);
       writer.add(task.output, tensor);
       inputBytesDone += task.inputBytes;
       outputBytes += tensor.byteLength;

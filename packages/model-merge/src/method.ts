@@ -3,6 +3,7 @@
 // variants (TIES, DARE, DELLA, their PEFT flavours) are parameters of one implementation.
 import { ValidationError } from '@meld/tensor-core';
 import { z } from 'zod';
+import type { ScratchPool } from './scratch-pool';
 import type { TensorOutput, TensorView } from './tensor-view';
 
 /** Everything one method invocation needs, for one output tensor. */
@@ -22,6 +23,8 @@ export interface MergeContext<Parameters, ModelParameters> {
   readonly output: TensorOutput;
   /** Bytes a method may keep between passes over one tensor (default 256 MiB; 0: recompute every pass). */
   readonly cacheBytes?: number;
+  /** Where cached arrays come from when given (kept across tensors; contents stale, not zeroed). */
+  readonly scratch?: ScratchPool;
   /** Methods append human-readable notes here (never console). */
   readonly warnings: string[];
 }

@@ -147,6 +147,7 @@ function warm(files: string[]): void {
   }
 }
 
+const loadAverageAtStart = loadavg()[0]!;
 const layers = Number(values.layers);
 const repeats = Math.max(1, Number(values.repeats));
 const root = mkdtempSync(join(tmpdir(), 'meld-bench-merge-'));
@@ -246,7 +247,7 @@ try {
         `| ${r.method} | ${(r.seconds as number).toFixed(2)} | ${typeof r.cpuSeconds === 'number' ? r.cpuSeconds.toFixed(2) : ''} | ${gb(r.inputBytesPerSecond)} | ${typeof r.fractionOfCp === 'number' ? `${(100 * r.fractionOfCp).toFixed(1)}%` : '100%'} | ${typeof r.goal === 'number' ? `≥ ${100 * r.goal}%` : ''} | ${gb(r.peakRssBytes)} | ${gb(r.rssBudgetBytes)} |`,
     ),
     '',
-    `RSS budget = 3 × (largest tensor ${gb(largestTensor)} GB × 3 models) + one output shard (0.5 GB). Load average during the run: ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores (shared machine).`,
+    `RSS budget = 3 × (largest tensor ${gb(largestTensor)} GB × 3 models) + one output shard (0.5 GB). Load average (1 min) ${loadAverageAtStart.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end, on ${cpus().length} cores (shared machine).`,
   ].join('\n');
   process.stdout.write(`${table}\n`);
   const outDir =
@@ -255,7 +256,7 @@ try {
   writeFileSync(join(outDir, 'merge-bench.md'), `${table}\n`);
   writeFileSync(
     join(outDir, 'merge-bench.json'),
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, layers, inputBytes, results }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, command: `node dist/bench-merge.js ${process.argv.slice(2).join(' ')}`.trim(), layers, inputBytes, loadAverage: { start: loadAverageAtStart, end: loadavg()[0]! }, results }, null, 2)}\n`,
   );
 } finally {
   if (!values.keep) rmSync(root, { recursive: true, force: true });

@@ -164,7 +164,8 @@ export function taskArithmeticMethod(variant: TaskArithmeticVariant): MergeMetho
       // (bounded by deltaCacheBytes) instead of decoding every input again in each pass.
       const cache =
         passes > 1 && context.models.length * geometry.size * 4 <= (context.cacheBytes ?? deltaCacheBytes)
-          ? context.models.map(() => new Float32Array(geometry.size))
+          ? (context.scratch?.take(context.models.length, geometry.size) ??
+            context.models.map(() => new Float32Array(geometry.size)))
           : undefined;
       // one reused chunk buffer for the base and one per model: decode + subtract in one pass, no
       // allocation per chunk, and chunks small enough to stay in cache between the fused loops
