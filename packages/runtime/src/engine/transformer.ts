@@ -23,7 +23,11 @@ export interface RunLayersOptions {
   readonly adapters?: readonly ActiveAdapter[];
 }
 
-/** Decoding: one query (q[offset, offset + headDim)) over `length` slots; adds P V into out at `offset`. */
+/**
+ * Decoding: one query (q[offset, offset + headDim)) over `length` slots; adds P V into out at `offset`
+ * and leaves the softmax weights in scores[0, length). headDim % 4 == 0: four independent accumulators
+ * for q·k and four slots per pass over the output for P V (fewer loads and stores of `out`).
+ */
 function singleQueryAttention(
   q: Float32Array,
   offset: number,
@@ -36,17 +40,20 @@ function singleQueryAttention(
   out: Float32Array,
 ): void {
   let max = Number.NEGATIVE_INFINITY;
+  const qEnd = offset + headDim;
   for (let j = 0; j < length; j++) {
-    const ko = j * headDim;
+    let ko = j * headDim;
     let s0 = 0;
     let s1 = 0;
-    let d = 0;
-    for (; d + 1 < headDim; d += 2) {
-      s0 += q[offset + d] * keys[ko + d];
-      s1 += q[offset + d + 1] * keys[ko + d + 1];
+    let s2 = 0;
+    let s3 = 0;
+    for (let d = offset; d < qEnd; d += 4, ko += 4) {
+      s0 += q[d] * keys[ko];
+      s1 += q[d + 1] * keys[ko + 1];
+      s2 += q[d + 2] * keys[ko + 2];
+      s3 += q[d + 3] * keys[ko + 3];
     }
-    if (d < headDim) s0 += q[offset + d] * keys[ko + d];
-    const score = (s0 + s1) * scale;
+    const score = (s0 + s1 + (s2 + s3)) * scale;
     scores[j] = score;
     if (score > max) max = score;
   }
@@ -57,9 +64,24 @@ function singleQueryAttention(
     sum += e;
   }
   const inverse = 1 / sum;
-  for (let j = 0; j < length; j++) {
-    const weight = scores[j] * inverse;
-    scores[j] = weight;
+  for (let j = 0; j < length; j++) scores[j] *= inverse;
+  let j = 0;
+  for (; j + 3 < length; j += 4) {
+    const w0 = scores[j];
+    const w1 = scores[j + 1];
+    const w2 = scores[j + 2];
+    const w3 = scores[j + 3];
+    const v0 = j * headDim;
+    const v1 = v0 + headDim;
+    const v2 = v1 + headDim;
+    const v3 = v2 + headDim;
+    for (let d = 0; d < headDim; d++) {
+      out[offset + d] +=
+        w0 * values[v0 + d] + w1 * values[v1 + d] + (w2 * values[v2 + d] + w3 * values[v3 + d]);
+    }
+  }
+  for (; j < length; j++) {
+    const weight = scores[j];
     const vo = j * headDim;
     for (let d = 0; d < headDim; d++) out[offset + d] += weight * values[vo + d];
   }
@@ -70,6 +92,7 @@ export class Transformer {
   readonly weights: TransformerWeights;
   private readonly inverseFrequency: Float64Array;
   private readonly buffers = new Map<string, Float32Array>();
+  private readonly stepPosition = new Int32Array(1);
 
   constructor(config: ModelConfig, weights: TransformerWeights) {
     this.config = config;
@@ -108,6 +131,40 @@ export class Transformer {
     return out;
   }
 
+  /**
+   * One decoding step: embeds `token` at `position`, runs every layer and returns the logits
+   * ([vocabSize]) in a buffer this transformer reuses: valid until the next `decodeStep` call.
+   * Same arithmetic as embed -> runLayers -> logits, without their per-call allocations.
+   */
+  decodeStep(
+    token: number,
+    position: number,
+    options: Omit<RunLayersOptions, 'start' | 'end' | 'positions'>,
+  ): Float32Array {
+    const { hiddenSize, vocabSize, rmsNormEps, numLayers } = this.config;
+    if (!(Number.isInteger(token) && token >= 0 && token < vocabSize)) {
+      throw new ValidationError('token', `token id ${token} outside [0, ${vocabSize})`);
+    }
+    const hidden = this.buffer('step-hidden', hiddenSize);
+    const embedding = this.weights.embedTokens.row(token);
+    const data = embedding.data;
+    hidden.set(data instanceof Float32Array ? data : embedding.toFloat32());
+    this.stepPosition[0] = position;
+    const runOptions: RunLayersOptions = {
+      ...options,
+      start: 0,
+      end: numLayers,
+      positions: this.stepPosition,
+    };
+    for (let layer = 0; layer < numLayers; layer++)
+      this.layer(layer, hidden, 1, this.stepPosition, runOptions);
+    const normed = this.buffer('step-normed', hiddenSize);
+    rmsNorm(normed, hidden, this.weights.norm, 1, hiddenSize, rmsNormEps);
+    const out = this.buffer('step-logits', vocabSize);
+    this.linear(this.weights.lmHead, out, normed, 1, options.adapters ?? []);
+    return out;
+  }
+
   /** Runs layers [start, end) on hidden states [T, hiddenSize], updating `hidden` in place (and returning it). */
   runLayers(hidden: Float32Array, options: RunLayersOptions): Float32Array {
     const { hiddenSize, numLayers } = this.config;
@@ -121,7 +178,8 @@ export class Transformer {
     if (hidden.length !== rows * hiddenSize) {
       throw new ValidationError('hidden', `expected ${rows} x ${hiddenSize} values, got ${hidden.length}`);
     }
-    const positions = Int32Array.from(options.positions);
+    const positions =
+      options.positions instanceof Int32Array ? options.positions : Int32Array.from(options.positions);
     for (let layer = options.start; layer < options.end; layer++) {
       this.layer(layer, hidden, rows, positions, options);
     }
@@ -271,7 +329,7 @@ export class Transformer {
         : undefined;
       for (let g = 0; g < group; g++) {
         const head = kvHead * group + g;
-        if (rows === 1 && !logits) {
+        if (rows === 1 && !logits && (headDim & 3) === 0) {
           singleQueryAttention(q, head * headDim, keys, values, length, headDim, scale, scores, out);
         } else if (rows >= 16) {
           this.batchedHeadAttention(head, q, out, rows, length, keys, values, scores, logits);

@@ -96,7 +96,7 @@ export async function* generateTokens(
   const run = { cache, adapters: options.adapters ?? [], observers: options.observers ?? [] };
 
   const prefillStart = performance.now();
-  let hidden = transformer.embed(promptTokens);
+  const hidden = transformer.embed(promptTokens);
   transformer.runLayers(hidden, {
     start: 0,
     end: config.numLayers,
@@ -128,9 +128,8 @@ export async function* generateTokens(
       break;
     }
     if (generated >= maxTokens) break;
-    hidden = transformer.embed([token]);
-    transformer.runLayers(hidden, { start: 0, end: config.numLayers, positions: [position], ...run });
-    logits = transformer.logits(hidden, [0], run.adapters);
+    // The step's logits live in a buffer the transformer reuses (the sampler reads it before the next step).
+    logits = transformer.decodeStep(token, position, run);
     position++;
     await yieldToEventLoop();
   }
