@@ -1,7 +1,13 @@
 // The decoder forward pass: embed -> layers (attention over a KVCacheV1, SwiGLU MLP) -> norm -> head.
 // Batched: a call processes T tokens at once (prefill is one call), each linear is one matmul.
 import type { KVCacheV1 } from '@meld/kv-cache';
-import { matmulF32 as matmulCore, ValidationError } from '@meld/tensor-core';
+import {
+  createSimdArena,
+  matmulF32 as matmulCore,
+  type SimdArena,
+  simdSupported,
+  ValidationError,
+} from '@meld/tensor-core';
 import type { ModelConfig } from '../config';
 import { type AttentionObserverV1, observedQueries } from './attention-observer';
 import { addInPlace, rmsNorm, softmaxInPlace, swiglu } from './kernels';
@@ -93,6 +99,8 @@ export class Transformer {
   private readonly inverseFrequency: Float64Array;
   private readonly buffers = new Map<string, Float32Array>();
   private readonly stepPosition = new Int32Array(1);
+  /** Scratch memory of the WebAssembly SIMD single-query attention (decoding), where supported. */
+  private readonly attentionArena: SimdArena | undefined = simdSupported() ? createSimdArena() : undefined;
 
   constructor(config: ModelConfig, weights: TransformerWeights) {
     this.config = config;
@@ -327,9 +335,29 @@ export class Transformer {
       const logits = observers.some((o) => o.includeLogits)
         ? this.buffer('logits', rows * length)
         : undefined;
+      // Decoding with 16 | headDim: the group's query heads share one copy of K and V into SIMD scratch.
+      const arena = rows === 1 && !logits && headDim % 16 === 0 ? this.attentionArena : undefined;
+      const groupScores = arena ? this.buffer('group-scores', group * length) : undefined;
+      if (arena && groupScores)
+        arena.attendSingleQuery(
+          out,
+          q,
+          kvHead * group,
+          group,
+          keys,
+          values,
+          length,
+          headDim,
+          scale,
+          groupScores,
+        );
+      const reports = observers.length > 0 || wantsStatistics;
       for (let g = 0; g < group; g++) {
         const head = kvHead * group + g;
-        if (rows === 1 && !logits && (headDim & 3) === 0) {
+        let headScores = scores;
+        if (groupScores) {
+          if (reports) headScores = groupScores.subarray(g * length, (g + 1) * length);
+        } else if (rows === 1 && !logits && (headDim & 3) === 0) {
           singleQueryAttention(q, head * headDim, keys, values, length, headDim, scale, scores, out);
         } else if (rows >= 16) {
           this.batchedHeadAttention(head, q, out, rows, length, keys, values, scores, logits);
@@ -379,7 +407,7 @@ export class Transformer {
             ? new Float32Array(queryIndices.length * length)
             : undefined;
           queryIndices.forEach((query, r) => {
-            weights.set(scores.subarray(query * length, (query + 1) * length), r * length);
+            weights.set(headScores.subarray(query * length, (query + 1) * length), r * length);
             if (observedLogits && logits)
               observedLogits.set(logits.subarray(query * length, (query + 1) * length), r * length);
           });
@@ -395,7 +423,7 @@ export class Transformer {
             ...(observedLogits ? { logits: observedLogits } : {}),
           });
         }
-        if (wantsStatistics) cache.observeAttention?.(layer, kvHead, head, scores, rows);
+        if (wantsStatistics) cache.observeAttention?.(layer, kvHead, head, headScores, rows);
       }
     }
   }

@@ -92,6 +92,7 @@ export class SimdArena {
       matvecQ8: exports.matvecQ8 as SimdExports['matvecQ8'],
       quantizeQ8Input: exports.quantizeQ8Input as SimdExports['quantizeQ8Input'],
       matmulQ8: exports.matmulQ8 as SimdExports['matmulQ8'],
+      weightedRowSum: exports.weightedRowSum as SimdExports['weightedRowSum'],
     };
     this.setThreads(options.threads ?? 1);
   }
@@ -272,6 +273,73 @@ export class SimdArena {
       32,
     );
     out.set(new Float32Array(this.memory.buffer, outPointer, m * n));
+  }
+
+  /**
+   * Single-query attention of `group` query heads sharing one key/value head (GQA), on this thread:
+   * for g in [0, group), head h = firstHead + g reads q[h * headDim, (h + 1) * headDim) and
+   * scores[g * length + j] = softmax_j(scale * q_h · keys[j]), out[h * headDim + d] += sum_j
+   * scores[g * length + j] * values[j * headDim + d]. keys and values are [length, headDim] rows that
+   * may live anywhere (copied into scratch once for the whole group); headDim % 16 == 0.
+   */
+  attendSingleQuery(
+    out: Float32Array,
+    q: Float32Array,
+    firstHead: number,
+    group: number,
+    keys: Float32Array,
+    values: Float32Array,
+    length: number,
+    headDim: number,
+    scale: number,
+    scores: Float32Array,
+  ): void {
+    if (headDim % 16 !== 0)
+      throw new RangeError('SimdArena.attendSingleQuery: headDim must be a multiple of 16');
+    const rows = length * headDim;
+    const paddedLength = (length + 15) & ~15;
+    // scratch (floats): keys, values, one query, one score row, one output row
+    const space = this.scratch(2 * rows + paddedLength + 2 * headDim);
+    const view = space.view;
+    const valuesAt = rows;
+    const queryAt = 2 * rows;
+    const scoresAt = queryAt + headDim;
+    const outAt = scoresAt + paddedLength;
+    view.set(keys.subarray(0, rows));
+    view.set(values.subarray(0, rows), valuesAt);
+    const base = space.pointer;
+    for (let g = 0; g < group; g++) {
+      const qo = (firstHead + g) * headDim;
+      view.set(q.subarray(qo, qo + headDim), queryAt);
+      this.kernels.matvec(base, base + queryAt * 4, base + scoresAt * 4, 0, length, headDim);
+      const so = g * length;
+      let max = Number.NEGATIVE_INFINITY;
+      for (let j = 0; j < length; j++) {
+        const score = view[scoresAt + j] * scale;
+        scores[so + j] = score;
+        if (score > max) max = score;
+      }
+      let sum = 0;
+      for (let j = 0; j < length; j++) {
+        const e = Math.exp(scores[so + j] - max);
+        scores[so + j] = e;
+        sum += e;
+      }
+      const inverse = 1 / sum;
+      for (let j = 0; j < length; j++) {
+        const weight = scores[so + j] * inverse;
+        scores[so + j] = weight;
+        view[scoresAt + j] = weight;
+      }
+      this.kernels.weightedRowSum(
+        base + valuesAt * 4,
+        base + scoresAt * 4,
+        base + outAt * 4,
+        length,
+        headDim,
+      );
+      for (let d = 0; d < headDim; d++) out[qo + d] += view[outAt + d];
+    }
   }
 
   /**

@@ -6,8 +6,10 @@
 //   c: rows x nPadded row-major, overwritten (accumulate = 0) or added to (1). rows % R == 0, nPadded % 8 == 0.
 //   The strides let the caller run one k-block (cache blocking) of larger packed operands. Byte pointers.
 // matvecQ8 / matmulQ8 / quantizeQ8Input: the q8_0 kernels (simd-q8.ts).
+// weightedRowSum(v, p, out, rows, cols): out = p^T v, attention's P V for one query (simd-attention.ts).
 // sum(start, end, out): a read-only stream (the memory-bandwidth probe of the benchmark).
 import { assembleModule, type FunctionDefinition, op, valueType } from './assembler';
+import { weightedRowSumFunction } from './simd-attention';
 import { matmulFunction } from './simd-matmul';
 import { matvecFunction } from './simd-matvec';
 import { matmulQ8Function, matvecQ8Function, quantizeQ8InputFunction } from './simd-q8';
@@ -87,6 +89,7 @@ export function simdModuleBytes(): Uint8Array {
         matvecQ8Function(),
         quantizeQ8InputFunction(),
         matmulQ8Function(),
+        weightedRowSumFunction(),
       ],
       1,
       MAXIMUM_PAGES,
@@ -131,4 +134,5 @@ export interface SimdExports {
     tiles: number,
     n: number,
   ): void;
+  weightedRowSum(v: number, p: number, out: number, rows: number, cols: number): void;
 }
