@@ -1,6 +1,6 @@
 // One numeric suite for every backend that starts on this machine (describe.each), against float64
 // references written here. Backends that cannot start are listed as skipped suites, with the reason.
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { f16ToF32, f32ToF16 } from '../half';
 import type { BackendV1 } from '../kernels/contracts';
 import { BackendRegistry } from '../kernels/registry';
@@ -11,6 +11,8 @@ import { registerDefaultBackends } from './default-backends';
 const registry = new BackendRegistry();
 registerDefaultBackends(registry);
 const { started, failures } = await registry.startAll();
+// Release every native backend (Dawn device, onnxruntime sessions) before the test process exits.
+afterAll(() => registry.reset());
 
 function random(count: number, seed: number, scale = 1): Float32Array {
   let state = seed >>> 0 || 1;

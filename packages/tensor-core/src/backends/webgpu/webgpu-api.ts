@@ -52,6 +52,8 @@ export interface GpuDevice {
   pushErrorScope(filter: 'validation' | 'out-of-memory' | 'internal'): void;
   popErrorScope(): Promise<{ message: string } | null>;
   destroy(): void;
+  /** Settles once the device is gone (after destroy(), or when the GPU is lost). */
+  readonly lost: Promise<unknown>;
 }
 
 export interface GpuAdapter {

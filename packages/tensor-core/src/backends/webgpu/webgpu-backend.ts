@@ -20,6 +20,7 @@ import {
   BUFFER_STORAGE,
   BUFFER_UNIFORM,
   findGpu,
+  type Gpu,
   type GpuBuffer,
   type GpuComputePipeline,
   type GpuDevice,
@@ -57,7 +58,21 @@ export class WebGpuError extends MeldError {
 
 class GpuRunner {
   private readonly pipelines = new Map<string, GpuComputePipeline>();
-  constructor(readonly device: GpuDevice) {}
+  /**
+   * `gpu` is held for as long as the device can be used: in Node, collecting the `webgpu` package's GPU
+   * object destroys Dawn's instance, and a device that outlives its instance crashes the process natively
+   * (futex error, SIGSEGV or std::system_error, whenever the garbage collector happens to run).
+   */
+  constructor(
+    readonly device: GpuDevice,
+    readonly gpu: Gpu,
+  ) {}
+
+  /** Destroys the device and waits until Dawn has finished with it, so the instance may go after it. */
+  async dispose(): Promise<void> {
+    this.device.destroy();
+    await this.device.lost;
+  }
 
   private pipeline(code: string): GpuComputePipeline {
     let pipeline = this.pipelines.get(code);
@@ -147,7 +162,7 @@ export async function createWebGpuBackend(options: WebGpuBackendOptions = {}): P
       maxBufferSize: adapter.limits.maxBufferSize,
     },
   });
-  const runner = new GpuRunner(device);
+  const runner = new GpuRunner(device, gpu);
   const adapterName =
     adapter.info?.description || adapter.info?.device || adapter.info?.vendor || 'unknown adapter';
 
@@ -239,6 +254,6 @@ export async function createWebGpuBackend(options: WebGpuBackendOptions = {}): P
     kernels,
     adapterName,
     description: `WebGPU (${adapterName})`,
-    dispose: () => device.destroy(),
+    dispose: () => runner.dispose(),
   };
 }

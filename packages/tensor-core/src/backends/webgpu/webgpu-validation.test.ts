@@ -2,7 +2,9 @@
 // every shader, pipelines and bind groups are created and every dispatch is validated, exactly as on a GPU,
 // but nothing is computed, so no values are checked here. Numbers are checked by conformance.test.ts on
 // machines with a GPU adapter. Skips when the optional `webgpu` package does not load.
-import { describe, expect, it } from 'vitest';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runKernel } from '../../kernels/run-kernel';
 import { Tensor } from '../../tensor';
 import { createWebGpuBackend, type WebGpuBackend } from './webgpu-backend';
@@ -25,6 +27,25 @@ describe.skipIf(backend === undefined)(
   `webgpu WGSL kernels validate on Dawn's null device${reason ? ` (${reason})` : ''}`,
   () => {
     const gpu = () => backend!;
+    // Dawn tears down its threads only after the device is destroyed and reported lost; a process that
+    // exits (or collects Dawn's instance) with a live device can abort natively.
+    afterAll(async () => {
+      await backend?.dispose?.();
+      backend = undefined;
+    });
+
+    it("the device outlives garbage collections: the backend keeps Dawn's instance alive", async () => {
+      // Collecting the GPU object that made the device used to crash the whole test process
+      // (futex error / SIGSEGV), at whatever moment the collector ran.
+      setFlagsFromString('--expose-gc');
+      const collect: () => void = runInNewContext('gc');
+      for (let i = 0; i < 3; i++) {
+        collect();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await expect(runKernel(gpu(), 'add', { a: t(8, [8]), b: t(8, [8]) })).resolves.toBeDefined();
+    });
+
     it('matmul: odd sizes, batched, transposed B', async () => {
       await expect(
         runKernel(gpu(), 'matmul', { a: t(3 * 33, [3, 33]), b: t(33 * 17, [33, 17]) }),
