@@ -182,7 +182,14 @@ export function taskArithmeticMethod(variant: TaskArithmeticVariant): MergeMetho
       ) =>
         cache && (b === undefined || cacheFilled)
           ? cache[index]!.subarray(offset, offset + (rowEnd - rowStart) * geometry.rowLength)
-          : deltaOf(context.models[index]!, b!, rowStart, rowEnd, deltaBuffers[index]);
+          : // while the cache fills, the delta is decoded straight into its slot (no second copy)
+            deltaOf(
+              context.models[index]!,
+              b!,
+              rowStart,
+              rowEnd,
+              cache ? cache[index]!.subarray(offset) : deltaBuffers[index],
+            );
       let cacheFilled = false;
       for (let pass = 0; pass < passes; pass++) {
         forEachChunk(context, (rowStart, rowEnd, offset) => {
@@ -191,7 +198,6 @@ export function taskArithmeticMethod(variant: TaskArithmeticVariant): MergeMetho
             const sparsifier = sparsifiers[index]!;
             if (pass >= sparsifier.passes && !(cache && !cacheFilled)) return;
             const delta = deltaAt(index, b, rowStart, rowEnd, offset);
-            if (cache && !cacheFilled) cache[index]!.set(delta, offset);
             if (pass < sparsifier.passes) sparsifier.observe(pass, delta, offset);
           });
         });
