@@ -62,3 +62,54 @@ export function applyRope(
     }
   }
 }
+
+/** cos and sin of every (row, frequency) angle: [rows, headDim / 2] each, computed once per forward call. */
+export interface RopeAngles {
+  readonly cos: Float64Array;
+  readonly sin: Float64Array;
+}
+
+/** Fills `angles` (at least rows * headDim / 2 each) for positions[t] * inverseFrequency[i]. */
+export function ropeAngles(
+  angles: RopeAngles,
+  rows: number,
+  positions: ArrayLike<number>,
+  inverseFrequency: Float64Array,
+): void {
+  const half = inverseFrequency.length;
+  for (let t = 0; t < rows; t++) {
+    const position = positions[t]!;
+    for (let i = 0; i < half; i++) {
+      const angle = position * inverseFrequency[i]!;
+      angles.cos[t * half + i] = Math.cos(angle);
+      angles.sin[t * half + i] = Math.sin(angle);
+    }
+  }
+}
+
+/** applyRope with the angles precomputed by `ropeAngles` (same arithmetic, no trigonometry per layer). */
+export function applyRopeAngles(
+  x: Float32Array,
+  rows: number,
+  heads: number,
+  headDim: number,
+  angles: RopeAngles,
+): void {
+  const half = headDim / 2;
+  const width = heads * headDim;
+  const { cos: cosines, sin: sines } = angles;
+  for (let t = 0; t < rows; t++) {
+    for (let h = 0; h < heads; h++) {
+      const o = t * width + h * headDim;
+      const a0 = t * half;
+      for (let i = 0; i < half; i++) {
+        const cos = cosines[a0 + i]!;
+        const sin = sines[a0 + i]!;
+        const a = x[o + i]!;
+        const b = x[o + i + half]!;
+        x[o + i] = a * cos - b * sin;
+        x[o + i + half] = b * cos + a * sin;
+      }
+    }
+  }
+}

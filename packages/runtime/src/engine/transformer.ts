@@ -13,7 +13,7 @@ import { type AttentionObserverV1, observedQueries } from './attention-observer'
 import { addInPlace, rmsNorm, softmaxInPlace, swiglu } from './kernels';
 import { applyLinear, type Linear } from './linear';
 import { type ActiveAdapter, applyLoraDelta } from './lora';
-import { applyRope, inverseFrequencies } from './rope';
+import { applyRopeAngles, inverseFrequencies, type RopeAngles, ropeAngles } from './rope';
 import type { TransformerWeights } from './weights';
 
 export interface RunLayersOptions {
@@ -164,8 +164,9 @@ export class Transformer {
       end: numLayers,
       positions: this.stepPosition,
     };
+    const angles = this.anglesFor(this.stepPosition);
     for (let layer = 0; layer < numLayers; layer++)
-      this.layer(layer, hidden, 1, this.stepPosition, runOptions);
+      this.layer(layer, hidden, 1, this.stepPosition, angles, runOptions);
     const normed = this.buffer('step-normed', hiddenSize);
     rmsNorm(normed, hidden, this.weights.norm, 1, hiddenSize, rmsNormEps);
     const out = this.buffer('step-logits', vocabSize);
@@ -188,10 +189,22 @@ export class Transformer {
     }
     const positions =
       options.positions instanceof Int32Array ? options.positions : Int32Array.from(options.positions);
+    const angles = this.anglesFor(positions);
     for (let layer = options.start; layer < options.end; layer++) {
-      this.layer(layer, hidden, rows, positions, options);
+      this.layer(layer, hidden, rows, positions, angles, options);
     }
     return hidden;
+  }
+
+  private angles: RopeAngles = { cos: new Float64Array(0), sin: new Float64Array(0) };
+
+  /** RoPE cos/sin for this call's positions, computed once and shared by every layer of the call. */
+  private anglesFor(positions: Int32Array): RopeAngles {
+    const size = positions.length * this.inverseFrequency.length;
+    if (this.angles.cos.length < size)
+      this.angles = { cos: new Float64Array(size), sin: new Float64Array(size) };
+    ropeAngles(this.angles, positions.length, positions, this.inverseFrequency);
+    return this.angles;
   }
 
   /** A reusable buffer of at least `size` floats (zeroed when `zero`), one per purpose. */
@@ -221,6 +234,7 @@ export class Transformer {
     hidden: Float32Array,
     rows: number,
     positions: Int32Array,
+    angles: RopeAngles,
     options: RunLayersOptions,
   ): void {
     const config = this.config;
@@ -238,8 +252,8 @@ export class Transformer {
     this.linear(weights.q, q, normed, rows, adapters);
     this.linear(weights.k, k, normed, rows, adapters);
     this.linear(weights.v, v, normed, rows, adapters);
-    applyRope(q, rows, numHeads, headDim, positions, this.inverseFrequency);
-    applyRope(k, rows, numKVHeads, headDim, positions, this.inverseFrequency);
+    applyRopeAngles(q, rows, numHeads, headDim, angles);
+    applyRopeAngles(k, rows, numKVHeads, headDim, angles);
     options.cache.append(layer, k, v, positions);
 
     const attended = this.buffer('attended', rows * qWidth, true);
