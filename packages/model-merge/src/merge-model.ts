@@ -2,6 +2,7 @@
 // chunks in, row chunks out, encoded straight to the output dtype), write shards + index +
 // config.json + tokenizer files + README into a staged folder, rename it into place at the end.
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import {
   encodeBf16Into,
@@ -11,13 +12,16 @@ import {
   ValidationError,
 } from '@meld/tensor-core';
 import { stringify } from 'yaml';
+import { z } from 'zod';
 import { parseMergeConfig, readMergeConfig } from './config/parse';
 import type { MergeConfig } from './config/schema';
+import { rowWorkerMinimumElements } from './methods/chunks';
 import { type InputModel, openInputModel } from './model-source';
 import { stageOutputFolder } from './output-folder';
 import { type MergeTask, planMerge } from './plan';
 import type { MergeProgressCallback } from './progress';
 import { defaultMergeMethods, type MergeMethodRegistry } from './registry';
+import { RowWorkerPool } from './row-workers';
 import { ScratchPool } from './scratch-pool';
 import { rowGeometry, type TensorOutput, tensorView } from './tensor-view';
 
@@ -60,7 +64,14 @@ export interface MergeModelOptions {
   chunkElements?: number;
   registry?: MergeMethodRegistry;
   onProgress?: MergeProgressCallback;
+  /**
+   * Threads for the element-wise work on large tensors (default min(2, available cores)); 1 keeps
+   * everything on the calling thread. The output bytes do not depend on it.
+   */
+  threads?: number;
 }
+
+const threadsSchema = z.number().int().min(1).max(64).optional();
 
 export interface MergeModelResult {
   readonly outputDir: string;
@@ -71,6 +82,8 @@ export interface MergeModelResult {
   readonly inputBytes: number;
   readonly outputBytes: number;
   readonly seconds: number;
+  /** Tensors whose element-wise work ran on worker threads (0 with threads: 1). */
+  readonly parallelTensors: number;
   readonly warnings: readonly string[];
 }
 
@@ -92,19 +105,25 @@ export function encodeBf16Words(values: Float32Array, words: Uint16Array, offset
 }
 
 /** An output buffer in the target dtype, filled row chunk by row chunk. */
-function encodedOutput(dtype: OutputDType, shape: readonly number[]): TensorOutput & { tensor(): Tensor } {
+function encodedOutput(
+  dtype: OutputDType,
+  shape: readonly number[],
+  shared = false,
+): TensorOutput & { tensor(): Tensor } {
   const { size, rowLength } = rowGeometry(shape);
   if (dtype === 'f32') {
-    const data = new Float32Array(size);
+    const data = new Float32Array(shared ? new SharedArrayBuffer(size * 4) : new ArrayBuffer(size * 4));
     return {
+      ...(shared ? { raw: { dtype, array: data } } : {}),
       write: (rowStart, values) => data.set(values, rowStart * rowLength),
       tensor: () => Tensor.fromF32(data, shape),
     };
   }
-  const bytes = new Uint8Array(size * 2);
+  const bytes = new Uint8Array(shared ? new SharedArrayBuffer(size * 2) : new ArrayBuffer(size * 2));
   const words = new Uint16Array(bytes.buffer);
   const encode = dtype === 'bf16' ? encodeBf16Into : encodeF16Into;
   return {
+    ...(shared ? { raw: { dtype, array: words } } : {}),
     write(rowStart, values) {
       const start = rowStart * rowLength;
       encode(values, words.subarray(start, start + values.length));
@@ -120,10 +139,13 @@ function encodedOutput(dtype: OutputDType, shape: readonly number[]): TensorOutp
 class ReadBuffers {
   private readonly slots: Uint8Array[] = [];
 
+  /** With `shared`, the buffers are SharedArrayBuffers that row workers read. */
+  constructor(private readonly shared = false) {}
+
   get(slot: number, byteLength: number): Uint8Array {
     let buffer = this.slots[slot];
     if (!buffer || buffer.byteLength < byteLength) {
-      buffer = new Uint8Array(byteLength);
+      buffer = new Uint8Array(this.shared ? new SharedArrayBuffer(byteLength) : new ArrayBuffer(byteLength));
       this.slots[slot] = buffer;
     }
     return buffer;
@@ -139,6 +161,7 @@ function runTask(
   warnings: string[],
   buffers: ReadBuffers,
   scratch: ScratchPool,
+  rowWorkers: RowWorkerPool | undefined,
 ): Tensor {
   // Inputs of a merge are dead once the output is encoded, so they are read into reused buffers;
   // a copied tensor goes to the writer as it is (the writer holds it until its shard is written).
@@ -161,7 +184,8 @@ function runTask(
   }
   const base = task.base ? tensorView(read(task.base, 0)) : undefined;
   const inputs = task.inputs.map((input, index) => tensorView(read(input, index + 1)));
-  const output = encodedOutput(dtype, task.shape);
+  const shared = rowWorkers !== undefined && rowGeometry(task.shape).size >= rowWorkerMinimumElements;
+  const output = encodedOutput(dtype, task.shape, shared);
   task.method.doMerge({
     tensorName: task.output,
     shape: task.shape,
@@ -174,6 +198,7 @@ function runTask(
     output,
     warnings,
     scratch,
+    ...(shared ? { rowWorkers } : {}),
   });
   return output.tensor();
 }
@@ -209,6 +234,9 @@ function readmeFor(config: MergeConfig, yamlText: string): string {
 /** Merges models as a mergekit YAML config says; returns a summary. */
 export function mergeModels(options: MergeModelOptions): MergeModelResult {
   const started = performance.now();
+  const threadsResult = threadsSchema.safeParse(options.threads);
+  if (!threadsResult.success) throw new ValidationError('threads', 'an integer from 1 to 64');
+  const threads = options.threads ?? Math.min(2, availableParallelism());
   const registry = options.registry ?? defaultMergeMethods;
   let config: MergeConfig;
   let yamlText: string;
@@ -236,6 +264,7 @@ export function mergeModels(options: MergeModelOptions): MergeModelResult {
   const warnings: string[] = [];
   let staged: ReturnType<typeof stageOutputFolder> | undefined;
   let writer: SafetensorsShardWriter | undefined;
+  const rowWorkers = threads > 1 ? new RowWorkerPool(threads) : undefined;
   try {
     for (const reference of references) models.set(reference, openInputModel(reference, configFolder));
     const plan = planMerge({ config, models, registry });
@@ -251,13 +280,23 @@ export function mergeModels(options: MergeModelOptions): MergeModelResult {
     const outDType = outputDTypeOf(config, options.outDType);
     const seed = options.seed ?? config.random_seed ?? 0;
     const chunkElements = options.chunkElements ?? 1 << 16;
-    const buffers = new ReadBuffers();
+    const buffers = new ReadBuffers(rowWorkers !== undefined);
     const scratch = new ScratchPool();
     let inputBytesDone = 0;
     let outputBytes = 0;
     for (const [index, task] of plan.tasks.entries()) {
       options.onProgress?.({ type: 'tensor-start', name: task.output, index, total: plan.tasks.length });
-      const tensor = runTask(task, models, outDType, seed, chunkElements, warnings, buffers, scratch);
+      const tensor = runTask(
+        task,
+        models,
+        outDType,
+        seed,
+        chunkElements,
+        warnings,
+        buffers,
+        scratch,
+        rowWorkers,
+      );
       writer.add(task.output, tensor);
       inputBytesDone += task.inputBytes;
       outputBytes += tensor.byteLength;
@@ -315,6 +354,7 @@ export function mergeModels(options: MergeModelOptions): MergeModelResult {
       inputBytes: inputBytesTotal,
       outputBytes,
       seconds: (performance.now() - started) / 1000,
+      parallelTensors: rowWorkers?.jobs ?? 0,
       warnings,
     };
   } catch (error) {
@@ -322,6 +362,7 @@ export function mergeModels(options: MergeModelOptions): MergeModelResult {
     staged?.abort();
     throw error;
   } finally {
+    rowWorkers?.close();
     for (const model of models.values()) model.source.close();
   }
 }

@@ -3,6 +3,7 @@
 // variants (TIES, DARE, DELLA, their PEFT flavours) are parameters of one implementation.
 import { ValidationError } from '@meld/tensor-core';
 import { z } from 'zod';
+import type { RowWorkerPool } from './row-workers';
 import type { ScratchPool } from './scratch-pool';
 import type { TensorOutput, TensorView } from './tensor-view';
 
@@ -25,6 +26,8 @@ export interface MergeContext<Parameters, ModelParameters> {
   readonly cacheBytes?: number;
   /** Where cached arrays come from when given (kept across tensors; contents stale, not zeroed). */
   readonly scratch?: ScratchPool;
+  /** Worker threads for large element-wise work (inputs and output in shared memory); absent: one thread. */
+  readonly rowWorkers?: RowWorkerPool;
   /** Methods append human-readable notes here (never console). */
   readonly warnings: string[];
 }

@@ -36,7 +36,14 @@ export interface TensorView {
     out: Float32Array,
     first?: boolean,
   ): void;
+  /** The elements as stored (bf16/f16 words or f32 values), for row workers reading shared memory. */
+  readonly raw?: RawElements;
 }
+
+/** A tensor's elements as stored: 16-bit float words (bf16, f16) or f32 values. */
+export type RawElements =
+  | { readonly dtype: 'bf16' | 'f16'; readonly array: Uint16Array }
+  | { readonly dtype: 'f32'; readonly array: Float32Array };
 
 /** See TensorView.readInto; works for any view. */
 export function readRowsInto(
@@ -71,17 +78,17 @@ export function accumulateRows(
 }
 
 /** out[i] += c · x[start + i] (top level: V8 optimises one copy for every caller). */
-function addScaled(out: Float32Array, c: number, x: Float32Array, start: number): void {
+export function addScaled(out: Float32Array, c: number, x: Float32Array, start: number): void {
   for (let i = 0; i < out.length; i++) out[i]! += c * x[start + i]!;
 }
 
 /** out[i] = 0 + c · x[start + i] (the + 0 turns −0 into +0, as accumulating into zeros does). */
-function setScaled(out: Float32Array, c: number, x: Float32Array, start: number): void {
+export function setScaled(out: Float32Array, c: number, x: Float32Array, start: number): void {
   for (let i = 0; i < out.length; i++) out[i] = c * x[start + i]! + 0;
 }
 
 /** out[i] = 0 + c · table[words[start + i]]. */
-function setScaledWords(
+export function setScaledWords(
   out: Float32Array,
   c: number,
   words: Uint16Array,
@@ -97,7 +104,7 @@ function subtractInto(out: Float32Array, x: Float32Array, start: number, y: Floa
 }
 
 /** out[i] += c · table[words[start + i]]: decode and accumulate in one pass (bf16/f16 tables). */
-function addScaledWords(
+export function addScaledWords(
   out: Float32Array,
   c: number,
   words: Uint16Array,
@@ -125,6 +132,7 @@ function wordView(tensor: Tensor, words: Uint16Array, bf16: boolean): TensorView
   const decode = bf16 ? decodeBf16Into : decodeF16Into;
   return {
     fresh: true,
+    raw: { dtype: bf16 ? 'bf16' : 'f16', array: words },
     shape: tensor.shape,
     size,
     rowLength,
@@ -153,6 +161,8 @@ function wordView(tensor: Tensor, words: Uint16Array, bf16: boolean): TensorView
 /** Where a method writes its result, row chunk by row chunk, in any order. */
 export interface TensorOutput {
   write(rowStart: number, values: Float32Array): void;
+  /** The output's elements as stored, when row workers may write them directly (shared memory). */
+  readonly raw?: RawElements;
 }
 
 export function rowGeometry(shape: readonly number[]): { size: number; rowLength: number; rowCount: number } {
@@ -169,6 +179,7 @@ export function tensorView(tensor: Tensor): TensorView {
   if (tensor.dtype === 'f32') {
     const data = tensor.data as Float32Array;
     return {
+      raw: { dtype: 'f32', array: data },
       shape: tensor.shape,
       size,
       rowLength,

@@ -1,5 +1,16 @@
 // Row-chunk helpers shared by the methods.
-import { accumulateRows, readRowsInto, rowChunks, type TensorView } from '../tensor-view';
+import type { RowWorkerPool } from '../row-workers';
+import {
+  accumulateRows,
+  type RawElements,
+  readRowsInto,
+  rowChunks,
+  type TensorOutput,
+  type TensorView,
+} from '../tensor-view';
+
+/** Tensors smaller than this stay on the calling thread (a job round trip costs more than the work). */
+export const rowWorkerMinimumElements = 1 << 19;
 
 export interface ChunkGeometry {
   readonly shape: readonly number[];
@@ -100,16 +111,33 @@ export function axpy(out: Float32Array, c: number, x: Float32Array): void {
  * The output must copy or encode what it is given (it is the same buffer every chunk).
  */
 export function writeCombination(
-  context: ChunkGeometry & { output: { write(rowStart: number, values: Float32Array): void } },
+  context: ChunkGeometry & { output: TensorOutput; rowWorkers?: RowWorkerPool },
   coefficients: readonly number[],
   options: { subtractBase: boolean; baseCoefficient: number },
 ): void {
   const base = context.base;
-  const { rowLength } = geometryOf(context);
-  const buffer = new Float32Array(chunkCapacity(context));
+  const { size, rowLength, rowCount } = geometryOf(context);
   let baseFactor = options.baseCoefficient;
   if (options.subtractBase && base)
     for (const c of coefficients.slice(0, context.models.length)) baseFactor -= c;
+  // large tensors: the same per-element arithmetic, rows split between worker threads
+  const withBase = base !== undefined && baseFactor !== 0;
+  const raws: (RawElements | undefined)[] = context.models.map((view) => view.raw);
+  if (withBase) raws.push(base.raw);
+  const pool = context.rowWorkers;
+  if (pool && size >= rowWorkerMinimumElements && raws.length > 0 && pool.accepts(raws, context.output.raw)) {
+    pool.combine({
+      inputs: raws as RawElements[],
+      coefficients: [...coefficients.slice(0, context.models.length), ...(withBase ? [baseFactor] : [])],
+      zeroFill: context.models.length === 0,
+      output: context.output.raw!,
+      rowLength,
+      rowCount,
+      chunkElements: context.chunkElements,
+    });
+    return;
+  }
+  const buffer = new Float32Array(chunkCapacity(context));
   forEachChunk(context, (rowStart, rowEnd) => {
     const out = buffer.subarray(0, (rowEnd - rowStart) * rowLength);
     if (context.models.length === 0) out.fill(0);

@@ -1,0 +1,95 @@
+// Row workers must not change a single output byte: the same merges with threads 1 and 2 are
+// compared file by file, on models with tensors large enough to be split between the workers.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describeWithShared } from '@meld/test-utils';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { mergeModels } from './merge-model';
+import {
+  loadStories,
+  perturb,
+  type StoriesWeights,
+  storiesFiles,
+  writeStoriesFolder,
+} from './test-support/stories-model';
+
+/** stories260K plus an untied lm_head of 1100 × 512 (above the row-worker threshold of 2^19 elements). */
+function withLargeHead(weights: StoriesWeights, seed: number): StoriesWeights {
+  let state = seed | 1;
+  const head = Float32Array.from({ length: 1100 * 512 }, () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return ((state >>> 0) / 4294967296 - 0.5) * 0.1;
+  });
+  return {
+    tensors: new Map([...weights.tensors, ['lm_head.weight', head]]),
+    shapes: new Map([...weights.shapes, ['lm_head.weight', [1100, 512]]]),
+    config: { ...weights.config, tie_word_embeddings: false },
+  };
+}
+
+describeWithShared('row workers (threads 1 vs 2)', storiesFiles, () => {
+  let root: string;
+  const folders: Record<string, string> = {};
+
+  beforeAll(() => {
+    root = mkdtempSync(join(tmpdir(), 'meld-threads-'));
+    const stories = loadStories();
+    for (const [name, seed, dtype] of [
+      ['base', 0, 'bf16'],
+      ['a', 11, 'bf16'],
+      ['b', 12, 'bf16'],
+      ['f32a', 13, 'f32'],
+      ['f32b', 14, 'f32'],
+    ] as const) {
+      const weights = withLargeHead(seed === 0 ? stories : perturb(stories, seed, 0.05), seed + 100);
+      folders[name] = writeStoriesFolder(join(root, name), weights, { dtype });
+    }
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  // [method, out dtype, model, model, per-model parameters, whether row workers run it]
+  const cases = [
+    ['linear', 'bf16', 'a', 'b', '', true],
+    ['linear', 'float16', 'f32a', 'b', '', true],
+    ['linear', 'float32', 'f32a', 'b', '', true],
+    ['ties', 'bf16', 'a', 'b', 'density: 0.5, ', false],
+    ['dare_ties', 'bf16', 'a', 'b', 'density: 0.5, ', false],
+  ] as const;
+  for (const [method, dtype, first, second, extra, parallelPath] of cases) {
+    it(`${method} (${first}, ${second} → ${dtype}) writes the same bytes with 1 and 2 threads`, () => {
+      const config = `
+merge_method: ${method}
+base_model: ${folders.base}
+models:
+  - model: ${folders.base}
+    parameters: { weight: 0.2 }
+  - model: ${folders[first]}
+    parameters: { ${extra}weight: 0.5 }
+  - model: ${folders[second]}
+    parameters: { ${extra}weight: 0.3 }
+dtype: ${dtype}
+random_seed: 7
+`;
+      const outputs = [1, 2].map((threads) => {
+        const outputDir = join(root, `${method}-${dtype}-${threads}`);
+        const result = mergeModels({ config, outputDir, threads, outShardBytes: 1_000_000 });
+        return { outputDir, result };
+      });
+      const [single, parallel] = outputs as [(typeof outputs)[0], (typeof outputs)[0]];
+      expect(single.result.parallelTensors).toBe(0);
+      if (parallelPath) expect(parallel.result.parallelTensors).toBeGreaterThan(0);
+      else expect(parallel.result.parallelTensors).toBe(0);
+      const files = readdirSync(single.outputDir).sort();
+      expect(readdirSync(parallel.outputDir).sort()).toEqual(files);
+      expect(files.filter((f) => f.endsWith('.safetensors')).length).toBeGreaterThan(1);
+      for (const file of files) {
+        const a = readFileSync(join(single.outputDir, file));
+        const b = readFileSync(join(parallel.outputDir, file));
+        expect(Buffer.compare(a, b), file).toBe(0);
+      }
+    });
+  }
+});
