@@ -281,7 +281,7 @@ export function mergeModels(options: MergeModelOptions): MergeModelResult {
     const seed = options.seed ?? config.random_seed ?? 0;
     const chunkElements = options.chunkElements ?? 1 << 16;
     const buffers = new ReadBuffers(rowWorkers !== undefined);
-    const scratch = new ScratchPool();
+    const scratch = new ScratchPool(rowWorkers !== undefined);
     let inputBytesDone = 0;
     let outputBytes = 0;
     for (const [index, task] of plan.tasks.entries()) {

@@ -12,7 +12,7 @@ export function hashString(text: string, seed = 0x811c9dc5): number {
   return hash >>> 0;
 }
 
-function mix32(value: number): number {
+export function mix32(value: number): number {
   let x = value >>> 0;
   x ^= x >>> 16;
   x = Math.imul(x, 0x7feb352d) >>> 0;
@@ -32,4 +32,17 @@ export function uniformAt(key: number, index: number): number {
   const low = mix32((key ^ mix32(index >>> 0)) + 0x9e3779b9);
   const high = mix32(low ^ (index / 4294967296) ^ key);
   return ((high >>> 5) * 67108864 + (low >>> 6)) / 9007199254740992;
+}
+
+/** DARE keep in place: element i survives when uniformAt(key, offset + i) < density, scaled by factor. */
+export function applyBernoulli(
+  values: Float32Array,
+  offset: number,
+  key: number,
+  density: number,
+  factor: number,
+): void {
+  for (let i = 0; i < values.length; i++) {
+    values[i] = uniformAt(key, offset + i) < density ? values[i]! * factor : 0;
+  }
 }

@@ -55,8 +55,10 @@ describeWithShared('row workers (threads 1 vs 2)', storiesFiles, () => {
     ['linear', 'bf16', 'a', 'b', '', true],
     ['linear', 'float16', 'f32a', 'b', '', true],
     ['linear', 'float32', 'f32a', 'b', '', true],
-    ['ties', 'bf16', 'a', 'b', 'density: 0.5, ', false],
-    ['dare_ties', 'bf16', 'a', 'b', 'density: 0.5, ', false],
+    ['ties', 'bf16', 'a', 'b', 'density: 0.5, ', true],
+    ['dare_ties', 'bf16', 'a', 'b', 'density: 0.5, ', true],
+    ['task_arithmetic', 'float16', 'f32a', 'b', '', true],
+    ['della', 'bf16', 'a', 'b', 'density: 0.5, ', false],
   ] as const;
   for (const [method, dtype, first, second, extra, parallelPath] of cases) {
     it(`${method} (${first}, ${second} → ${dtype}) writes the same bytes with 1 and 2 threads`, () => {

@@ -5,8 +5,26 @@
 // mergeModels stays synchronous: the main thread posts one job per worker and blocks in Atomics.wait
 // until every worker has counted itself done; errors come back through a port polled synchronously.
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
-import { bf16ToF32Table, encodeBf16Into, encodeF16Into, f16ToF32Table, MeldError } from '@meld/tensor-core';
-import { addScaled, addScaledWords, type RawElements, setScaled, setScaledWords } from './tensor-view';
+import {
+  bf16ToF32Table,
+  decodeBf16Into,
+  encodeBf16Into,
+  encodeF16Into,
+  f16ToF32Table,
+  MeldError,
+} from '@meld/tensor-core';
+import { applyTopK, countEqualMagnitude, type SparsifierSpec } from './methods/sparsify';
+import { consensusKernel, sumKernel } from './methods/task-arithmetic';
+import { applyBernoulli, mix32, uniformAt } from './random';
+import {
+  addScaled,
+  addScaledWords,
+  type RawElements,
+  setScaled,
+  setScaledWords,
+  subtractInto,
+  subtractWordsInto,
+} from './tensor-view';
 
 export class RowWorkerError extends MeldError {
   constructor(message: string) {
@@ -34,6 +52,31 @@ export interface CombineJob {
   readonly chunkElements: number;
 }
 
+/**
+ * The final pass of the task-arithmetic family: per element, τi = θi − θ0 (or the cached τi),
+ * sparsified by its spec, then the consensus or plain sum kernel, encoded to the output.
+ */
+export interface TaskArithmeticJob {
+  readonly base: RawElements;
+  readonly models: readonly RawElements[];
+  /** Cached deltas (f32, one per model) from the learning passes, when the method kept them. */
+  readonly cache?: readonly Float32Array[];
+  readonly specs: readonly SparsifierSpec[];
+  readonly consensus: boolean;
+  readonly countSign: boolean;
+  readonly normalize: boolean;
+  readonly lambda: number;
+  readonly weights: Float64Array;
+  readonly signFactors: Float64Array;
+  readonly divisorFactors: Float64Array;
+  /** The sum kernel's divisor. */
+  readonly divisor: number;
+  readonly output: RawElements;
+  readonly rowLength: number;
+  readonly rowCount: number;
+  readonly chunkElements: number;
+}
+
 function sharedRef(elements: RawElements): SharedArrayRef | undefined {
   const { buffer, byteOffset, length } = elements.array;
   if (!(buffer instanceof SharedArrayBuffer)) return undefined;
@@ -45,81 +88,172 @@ function workerMain(
   port: MessagePort,
   tables: { bf16: Float32Array; f16: Float32Array },
   control: Int32Array,
-  kernels: {
-    setScaled: (out: Float32Array, c: number, x: Float32Array, start: number) => void;
-    addScaled: (out: Float32Array, c: number, x: Float32Array, start: number) => void;
-    setScaledWords: (o: Float32Array, c: number, w: Uint16Array, s: number, t: Float32Array) => void;
-    addScaledWords: (o: Float32Array, c: number, w: Uint16Array, s: number, t: Float32Array) => void;
-    encodeBf16Into: (values: Float32Array, words: Uint16Array) => Uint16Array;
-    encodeF16Into: (values: Float32Array, words: Uint16Array) => Uint16Array;
-  },
+  // biome-ignore lint/suspicious/noExplicitAny: the kernels arrive as source text, typed at their definitions
+  kernels: Record<string, (...args: any[]) => any>,
   errors: MessagePort,
 ): void {
   let chunk = new Float32Array(0);
+  let baseChunk = new Float32Array(0);
+  let deltaChunks: Float32Array[] = [];
   const open = (ref: SharedArrayRef): Uint16Array | Float32Array =>
     ref.dtype === 'f32'
       ? new Float32Array(ref.buffer, ref.byteOffset, ref.length)
       : new Uint16Array(ref.buffer, ref.byteOffset, ref.length);
-  port.on(
-    'message',
-    (job: {
-      inputs: SharedArrayRef[];
-      coefficients: number[];
-      zeroFill: boolean;
-      output: SharedArrayRef;
-      rowLength: number;
-      rowStart: number;
-      rowEnd: number;
-      chunkElements: number;
-    }) => {
-      try {
-        const inputs = job.inputs.map(open);
-        const output = open(job.output);
-        const rowLength = job.rowLength;
-        const rowsPerChunk = Math.max(1, Math.floor(job.chunkElements / Math.max(1, rowLength)));
-        if (chunk.length < rowsPerChunk * rowLength) chunk = new Float32Array(rowsPerChunk * rowLength);
-        for (let rowStart = job.rowStart; rowStart < job.rowEnd; rowStart += rowsPerChunk) {
-          const rowEnd = Math.min(job.rowEnd, rowStart + rowsPerChunk);
-          const start = rowStart * rowLength;
-          const out = chunk.subarray(0, (rowEnd - rowStart) * rowLength);
-          if (job.zeroFill) out.fill(0);
-          for (let index = 0; index < inputs.length; index++) {
-            const first = index === 0 && !job.zeroFill;
-            const c = job.coefficients[index] as number;
-            const ref = job.inputs[index] as SharedArrayRef;
-            const input = inputs[index] as Uint16Array | Float32Array;
-            if (ref.dtype === 'f32') {
-              if (first) kernels.setScaled(out, c, input as Float32Array, start);
-              else kernels.addScaled(out, c, input as Float32Array, start);
-            } else {
-              const table = ref.dtype === 'bf16' ? tables.bf16 : tables.f16;
-              if (first) kernels.setScaledWords(out, c, input as Uint16Array, start, table);
-              else kernels.addScaledWords(out, c, input as Uint16Array, start, table);
-            }
-          }
-          if (job.output.dtype === 'f32') (output as Float32Array).set(out, start);
-          else {
-            const words = (output as Uint16Array).subarray(start, start + out.length);
-            if (job.output.dtype === 'bf16') kernels.encodeBf16Into(out, words);
-            else kernels.encodeF16Into(out, words);
-          }
-        }
-      } catch (error) {
-        errors.postMessage(String(error instanceof Error ? (error.stack ?? error.message) : error));
-        Atomics.store(control, 1, 1);
+  const tableOf = (ref: SharedArrayRef) => (ref.dtype === 'bf16' ? tables.bf16 : tables.f16);
+  const encode = (
+    ref: SharedArrayRef,
+    output: Uint16Array | Float32Array,
+    start: number,
+    out: Float32Array,
+  ) => {
+    if (ref.dtype === 'f32') (output as Float32Array).set(out, start);
+    else {
+      const words = (output as Uint16Array).subarray(start, start + out.length);
+      if (ref.dtype === 'bf16') kernels.encodeBf16Into!(out, words);
+      else kernels.encodeF16Into!(out, words);
+    }
+  };
+  // biome-ignore lint/suspicious/noExplicitAny: messages are plain data built by RowWorkerPool
+  const combine = (job: any) => {
+    const inputs = (job.inputs as SharedArrayRef[]).map(open);
+    const output = open(job.output);
+    const rowLength = job.rowLength as number;
+    const rowsPerChunk = Math.max(1, Math.floor(job.chunkElements / Math.max(1, rowLength)));
+    if (chunk.length < rowsPerChunk * rowLength) chunk = new Float32Array(rowsPerChunk * rowLength);
+    for (let rowStart = job.rowStart; rowStart < job.rowEnd; rowStart += rowsPerChunk) {
+      const rowEnd = Math.min(job.rowEnd, rowStart + rowsPerChunk);
+      const start = rowStart * rowLength;
+      const out = chunk.subarray(0, (rowEnd - rowStart) * rowLength);
+      if (job.zeroFill) out.fill(0);
+      for (let index = 0; index < inputs.length; index++) {
+        const first = index === 0 && !job.zeroFill;
+        const c = job.coefficients[index] as number;
+        const ref = job.inputs[index] as SharedArrayRef;
+        const input = inputs[index]!;
+        if (ref.dtype === 'f32') {
+          if (first) kernels.setScaled!(out, c, input, start);
+          else kernels.addScaled!(out, c, input, start);
+        } else if (first) kernels.setScaledWords!(out, c, input, start, tableOf(ref));
+        else kernels.addScaledWords!(out, c, input, start, tableOf(ref));
       }
-      Atomics.add(control, 0, 1);
-      Atomics.notify(control, 0);
-    },
-  );
+      encode(job.output, output, start, out);
+    }
+  };
+  // biome-ignore lint/suspicious/noExplicitAny: messages are plain data built by RowWorkerPool
+  const taskArithmetic = (job: any, countOnly: boolean) => {
+    const baseRef = job.base as SharedArrayRef;
+    const base = open(baseRef);
+    const modelRefs = job.models as SharedArrayRef[];
+    const models = modelRefs.map(open);
+    const cache = job.cache ? (job.cache as SharedArrayRef[]).map(open) : undefined;
+    const output = countOnly ? undefined : open(job.output);
+    const rowLength = job.rowLength as number;
+    const rowsPerChunk = Math.max(1, Math.floor(job.chunkElements / Math.max(1, rowLength)));
+    const capacity = rowsPerChunk * rowLength;
+    if (chunk.length < capacity) chunk = new Float32Array(capacity);
+    if (baseChunk.length < capacity) baseChunk = new Float32Array(capacity);
+    if (deltaChunks.length < models.length || (deltaChunks[0]?.length ?? 0) < capacity)
+      deltaChunks = models.map(() => new Float32Array(capacity));
+    const specs = job.specs as {
+      kind: string;
+      last: number;
+      quota: number;
+      seen: number;
+      factor: number;
+      key: number;
+      density: number;
+    }[];
+    const seen = specs.map((spec) => spec.seen ?? 0);
+    const counts = new Float64Array(models.length);
+    for (let rowStart = job.rowStart; rowStart < job.rowEnd; rowStart += rowsPerChunk) {
+      const rowEnd = Math.min(job.rowEnd, rowStart + rowsPerChunk);
+      const start = rowStart * rowLength;
+      const length = (rowEnd - rowStart) * rowLength;
+      const b = baseChunk.subarray(0, length);
+      if (!(countOnly && cache)) {
+        if (baseRef.dtype === 'f32') b.set((base as Float32Array).subarray(start, start + length));
+        else if (baseRef.dtype === 'bf16')
+          kernels.decodeBf16Into!((base as Uint16Array).subarray(start, start + length), b);
+        else for (let i = 0; i < length; i++) b[i] = tables.f16[base[start + i]!]!;
+      }
+      const sparse: Float32Array[] = [];
+      for (let index = 0; index < models.length; index++) {
+        let delta: Float32Array;
+        if (cache) delta = (cache[index] as Float32Array).subarray(start, start + length);
+        else {
+          delta = deltaChunks[index]!.subarray(0, length);
+          const ref = modelRefs[index]!;
+          if (ref.dtype === 'f32') kernels.subtractInto!(delta, models[index], start, b);
+          else kernels.subtractWordsInto!(delta, models[index], start, tableOf(ref), b);
+        }
+        const spec = specs[index]!;
+        if (countOnly) {
+          if (spec.kind === 'top') counts[index]! += kernels.countEqualMagnitude!(delta, spec.last);
+          continue;
+        }
+        if (spec.kind === 'top')
+          seen[index] = kernels.applyTopK!(delta, spec.last, spec.quota, seen[index], spec.factor);
+        else if (spec.kind === 'bernoulli')
+          kernels.applyBernoulli!(delta, start, spec.key, spec.density, spec.factor);
+        sparse.push(delta);
+      }
+      if (countOnly) continue;
+      const out = chunk.subarray(0, length);
+      if (job.consensus)
+        kernels.consensusKernel!(
+          out,
+          b,
+          sparse,
+          job.signFactors,
+          job.weights,
+          job.divisorFactors,
+          job.countSign,
+          job.normalize,
+          job.lambda,
+        );
+      else kernels.sumKernel!(out, b, sparse, job.weights, job.divisor, job.lambda);
+      encode(job.output, output!, start, out);
+    }
+    if (countOnly) new Float64Array(job.counts).set(counts, job.worker * models.length);
+  };
+  port.on('message', (job: { type: string }) => {
+    try {
+      if (job.type === 'combine') combine(job);
+      else taskArithmetic(job, job.type === 'count');
+    } catch (error) {
+      errors.postMessage(String(error instanceof Error ? (error.stack ?? error.message) : error));
+      Atomics.store(control, 1, 1);
+    }
+    Atomics.add(control, 0, 1);
+    Atomics.notify(control, 0);
+  });
 }
 
 function workerSource(): string {
-  const kernels = { setScaled, addScaled, setScaledWords, addScaledWords, encodeBf16Into, encodeF16Into };
-  const entries = Object.entries(kernels).map(([name, f]) => `${name}: (${f.toString()})`);
+  // Function declarations keep the names they have in this build (a bundler may rename them), so
+  // the calls between them (applyBernoulli → uniformAt → mix32) resolve inside the worker too.
+  const kernels = {
+    setScaled,
+    addScaled,
+    setScaledWords,
+    addScaledWords,
+    subtractInto,
+    subtractWordsInto,
+    decodeBf16Into,
+    encodeBf16Into,
+    encodeF16Into,
+    applyTopK,
+    countEqualMagnitude,
+    applyBernoulli,
+    consensusKernel,
+    sumKernel,
+  };
+  const helpers = [mix32, uniformAt];
+  const entries = Object.entries(kernels).map(([name, f]) => `${name}: ${f.name}`);
   return [
     "const { workerData } = require('node:worker_threads');",
-    `const kernels = { ${entries.join(',\n')} };`,
+    ...[...helpers, ...Object.values(kernels)].map((f) => f.toString()),
+    `const kernels = { ${entries.join(', ')} };`,
     `(${workerMain.toString()})(workerData.port, { bf16: new Float32Array(workerData.bf16), f16: new Float32Array(workerData.f16) }, new Int32Array(workerData.control), kernels, workerData.errors);`,
   ].join('\n');
 }
@@ -181,20 +315,79 @@ export class RowWorkerPool {
     const inputs = job.inputs.map((input) => sharedRef(input)!);
     const output = sharedRef(job.output)!;
     const count = Math.min(this.workers.length, Math.max(1, job.rowCount));
+    this.run(count, (index) => ({
+      type: 'combine',
+      inputs,
+      coefficients: job.coefficients,
+      zeroFill: job.zeroFill,
+      output,
+      rowLength: job.rowLength,
+      rowStart: Math.floor((job.rowCount * index) / count),
+      rowEnd: Math.floor((job.rowCount * (index + 1)) / count),
+      chunkElements: job.chunkElements,
+    }));
+  }
+
+  /** The task-arithmetic final pass over the workers (a counting pass first when a top-k needs it). */
+  taskArithmetic(job: TaskArithmeticJob): void {
+    this.start();
+    this.jobs++;
+    const count = Math.min(this.workers.length, Math.max(1, job.rowCount));
+    const ranges = Array.from({ length: count }, (_, index) => ({
+      rowStart: Math.floor((job.rowCount * index) / count),
+      rowEnd: Math.floor((job.rowCount * (index + 1)) / count),
+    }));
+    const common = {
+      base: sharedRef(job.base)!,
+      models: job.models.map((model) => sharedRef(model)!),
+      ...(job.cache ? { cache: job.cache.map((array) => sharedRef({ dtype: 'f32', array })!) } : {}),
+      rowLength: job.rowLength,
+      chunkElements: job.chunkElements,
+    };
+    const n = job.models.length;
+    // top-k keeps the first ties at the threshold in element order: each worker starts from the
+    // count of ties in the rows before its own
+    const seenBefore = ranges.map(() => job.specs.map((spec) => (spec.kind === 'top' ? spec.seen : 0)));
+    if (count > 1 && job.specs.some((spec) => spec.kind === 'top')) {
+      const counts = new SharedArrayBuffer(8 * count * n);
+      this.run(count, (worker) => ({
+        type: 'count',
+        ...common,
+        specs: job.specs,
+        ...ranges[worker]!,
+        worker,
+        counts,
+      }));
+      const tallies = new Float64Array(counts);
+      for (let worker = 1; worker < count; worker++)
+        for (let model = 0; model < n; model++)
+          seenBefore[worker]![model] = seenBefore[worker - 1]![model]! + tallies[(worker - 1) * n + model]!;
+    }
+    const output = sharedRef(job.output)!;
+    this.run(count, (worker) => ({
+      type: 'task',
+      ...common,
+      ...ranges[worker]!,
+      specs: job.specs.map((spec, model) =>
+        spec.kind === 'top' ? { ...spec, seen: seenBefore[worker]![model]! } : spec,
+      ),
+      consensus: job.consensus,
+      countSign: job.countSign,
+      normalize: job.normalize,
+      lambda: job.lambda,
+      weights: job.weights,
+      signFactors: job.signFactors,
+      divisorFactors: job.divisorFactors,
+      divisor: job.divisor,
+      output,
+    }));
+  }
+
+  /** Posts one message per worker (0..count-1) and blocks until all have finished. */
+  private run(count: number, message: (worker: number) => object): void {
     Atomics.store(this.control, 0, 0);
     Atomics.store(this.control, 1, 0);
-    for (let index = 0; index < count; index++) {
-      this.ports[index]!.postMessage({
-        inputs,
-        coefficients: job.coefficients,
-        zeroFill: job.zeroFill,
-        output,
-        rowLength: job.rowLength,
-        rowStart: Math.floor((job.rowCount * index) / count),
-        rowEnd: Math.floor((job.rowCount * (index + 1)) / count),
-        chunkElements: job.chunkElements,
-      });
-    }
+    for (let index = 0; index < count; index++) this.ports[index]!.postMessage(message(index));
     let waited = 0;
     for (;;) {
       const done = Atomics.load(this.control, 0);

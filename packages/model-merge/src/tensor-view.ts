@@ -99,7 +99,7 @@ export function setScaledWords(
 }
 
 /** out[i] = x[start + i] − y[i]. */
-function subtractInto(out: Float32Array, x: Float32Array, start: number, y: Float32Array): void {
+export function subtractInto(out: Float32Array, x: Float32Array, start: number, y: Float32Array): void {
   for (let i = 0; i < out.length; i++) out[i] = x[start + i]! - y[i]!;
 }
 
@@ -115,7 +115,7 @@ export function addScaledWords(
 }
 
 /** out[i] = table[words[start + i]] − y[i]. */
-function subtractWordsInto(
+export function subtractWordsInto(
   out: Float32Array,
   words: Uint16Array,
   start: number,

@@ -27,6 +27,7 @@ const { values, positionals } = parseArgs({
   options: {
     layers: { type: 'string', default: '8' },
     repeats: { type: 'string', default: '1' },
+    threads: { type: 'string', default: '1,2' },
     out: { type: 'string' },
     keep: { type: 'boolean', default: false },
     child: { type: 'boolean', default: false },
@@ -41,6 +42,7 @@ if (values.help) {
       'pnpm bench:merge [-- options]',
       '  --layers N    decoder layers per synthetic model (default 8: ~1.08 GB in bf16)',
       '  --repeats N   timed runs per method, best kept (default 1)',
+      '  --threads L   comma-separated mergeModels thread counts, one row per method each (default 1,2)',
       '  --out DIR     where merge-bench.{md,json} go (default packages/model-merge/benchmarks)',
       '  --keep        keep the synthetic models under /tmp',
       '',
@@ -57,9 +59,9 @@ const outShardBytes = 500_000_000;
 
 if (values.child) {
   // child: one merge, then report seconds and peak RSS on stdout
-  const [configPath, outputDir] = positionals as [string, string];
+  const [configPath, outputDir, threads] = positionals as [string, string, string];
   const started = performance.now();
-  const result = mergeModels({ configPath, outputDir, outShardBytes });
+  const result = mergeModels({ configPath, outputDir, outShardBytes, threads: Number(threads) });
   const seconds = (performance.now() - started) / 1000;
   process.stdout.write(
     `${JSON.stringify({ seconds, cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6, inputBytes: result.inputBytes, maxRssBytes: process.resourceUsage().maxRSS * 1024 })}\n`,
@@ -200,14 +202,22 @@ try {
     ].join('\n'),
   };
   const self = fileURLToPath(import.meta.url);
-  for (const [method, config] of Object.entries(configs)) {
-    const configPath = join(root, `${method}.yml`);
+  const threadCounts = String(values.threads)
+    .split(',')
+    .map((x) => Number(x.trim()))
+    .filter((x) => Number.isInteger(x) && x >= 1);
+  const runs = Object.entries(configs).flatMap(([name, config]) =>
+    threadCounts.map((threads) => ({ name, config, threads })),
+  );
+  for (const { name, config, threads } of runs) {
+    const method = threadCounts.length > 1 ? `${name}, ${threads} thread${threads > 1 ? 's' : ''}` : name;
+    const configPath = join(root, `${name}.yml`);
     writeFileSync(configPath, config);
     let best: { seconds: number; cpuSeconds: number; inputBytes: number; maxRssBytes: number } | undefined;
     for (let r = 0; r < repeats; r++) {
       warm(inputs);
-      const out = join(root, `${method}-out`);
-      const child = spawnSync(process.execPath, [self, '--child', configPath, out], {
+      const out = join(root, `${name}-${threads}-out`);
+      const child = spawnSync(process.execPath, [self, '--child', configPath, out, String(threads)], {
         encoding: 'utf8',
         maxBuffer: 1 << 20,
       });
@@ -227,7 +237,7 @@ try {
       cpuSeconds: best!.cpuSeconds,
       inputBytesPerSecond: rate,
       fractionOfCp: rate / (inputBytes / cpSeconds),
-      goal: method === 'linear' ? 0.5 : 0.25,
+      goal: name === 'linear' ? 0.5 : 0.25,
       peakRssBytes: best!.maxRssBytes,
       rssBudgetBytes: rssBudget,
     });

@@ -8,7 +8,7 @@
 // Ties in magnitude are broken by element index (earlier wins), so results never depend on chunking.
 import { ValidationError } from '@meld/tensor-core';
 import { MagnitudeRankSelector } from '../radix-select';
-import { uniformAt } from '../random';
+import { applyBernoulli, uniformAt } from '../random';
 
 export type SparsificationMethod =
   | 'none'
@@ -39,9 +39,61 @@ export interface Sparsifier {
   endPass(pass: number): void;
   /** Sparsifies (and rescales) `values` in place. */
   apply(values: Float32Array, elementOffset: number): void;
+  /** What `apply` does from here on, as plain data for row workers; undefined: not parallelisable. */
+  workerSpec?(): SparsifierSpec | undefined;
 }
 
-const identity: Sparsifier = { passes: 0, observe() {}, endPass() {}, apply() {} };
+/** A sparsifier's apply step as data (row workers run applyTopK / applyBernoulli with it). */
+export type SparsifierSpec =
+  | { readonly kind: 'none' }
+  | {
+      readonly kind: 'top';
+      readonly last: number;
+      readonly quota: number;
+      readonly seen: number;
+      readonly factor: number;
+    }
+  | { readonly kind: 'bernoulli'; readonly key: number; readonly density: number; readonly factor: number };
+
+/**
+ * Top-k keep in place: |x| > last, and the first (quota − seen) elements equal to it; returns the
+ * updated count of threshold-equal elements seen. Branch-free: magnitudes at the threshold are
+ * common and unpredictable (bf16 deltas tie).
+ */
+export function applyTopK(
+  values: Float32Array,
+  last: number,
+  quota: number,
+  seenBefore: number,
+  factor: number,
+): number {
+  let seen = seenBefore;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    const a = Math.abs(v);
+    const greater = +(a > last);
+    const equal = +(a === last);
+    const kept = greater + equal * +(seen < quota); // the two cases exclude each other
+    seen += equal;
+    values[i] = kept * (v * factor);
+  }
+  return seen;
+}
+
+/** Elements |x| === last in values (how many threshold ties a row range holds). */
+export function countEqualMagnitude(values: Float32Array, last: number): number {
+  let count = 0;
+  for (let i = 0; i < values.length; i++) count += +(Math.abs(values[i]!) === last);
+  return count;
+}
+
+const identity: Sparsifier = {
+  passes: 0,
+  observe() {},
+  endPass() {},
+  apply() {},
+  workerSpec: () => ({ kind: 'none' }),
+};
 
 /** Keeps the elements whose descending-|x| rank (ties by index) lies in [low, high). */
 class RankWindow {
@@ -99,19 +151,7 @@ class RankWindow {
     const last = this.last;
     if (this.low === 0) {
       // top-k (TIES): keep |x| > last, and the first (high − #greater) elements equal to it
-      const quota = this.high - this.greaterThanLast;
-      let seen = this.seenLast;
-      // branch-free: magnitudes at the threshold are common and unpredictable (bf16 deltas tie)
-      for (let i = 0; i < values.length; i++) {
-        const v = values[i]!;
-        const a = Math.abs(v);
-        const greater = +(a > last);
-        const equal = +(a === last);
-        const kept = greater + equal * +(seen < quota); // the two cases exclude each other
-        seen += equal;
-        values[i] = kept * (v * factor);
-      }
-      this.seenLast = seen;
+      this.seenLast = applyTopK(values, last, this.high - this.greaterThanLast, this.seenLast, factor);
       return;
     }
     for (let i = 0; i < values.length; i++) {
@@ -121,6 +161,18 @@ class RankWindow {
       else if (a > first || a < last) values[i] = 0;
       else values[i] = this.keep(a) ? v * factor : 0;
     }
+  }
+
+  /** The top-k apply as data, when this window is a plain top-k (low 0, not empty). */
+  topSpec(factor: number): SparsifierSpec | undefined {
+    if (this.empty || this.low !== 0) return undefined;
+    return {
+      kind: 'top',
+      last: this.last,
+      quota: this.high - this.greaterThanLast,
+      seen: this.seenLast,
+      factor,
+    };
   }
 
   keep(magnitude: number): boolean {
@@ -171,6 +223,7 @@ function rankWindowSparsifier(low: number, high: number, rescale: boolean): Spar
     apply(values) {
       window.applyInPlace(values, factor);
     },
+    workerSpec: () => window.topSpec(factor),
   };
 }
 
@@ -244,10 +297,9 @@ export function createSparsifier(
         factor = l1Factor(oldNorm, newNorm);
       },
       apply(values, offset) {
-        for (let i = 0; i < values.length; i++) {
-          values[i] = uniformAt(key, offset + i) < density ? values[i]! * factor : 0;
-        }
+        applyBernoulli(values, offset, key, density, factor);
       },
+      workerSpec: () => ({ kind: 'bernoulli', key, density, factor }),
     };
   }
   // della_magprune

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { defineMergeMethod, type MergeMethodV1 } from '../method';
 import { randomKey } from '../random';
 import { readRowsInto } from '../tensor-view';
-import { chunkCapacity, deltaOf, forEachChunk, geometryOf } from './chunks';
+import { chunkCapacity, deltaOf, forEachChunk, geometryOf, rowWorkerMinimumElements } from './chunks';
 import { createSparsifier, type RescaleMode, type SparsificationMethod } from './sparsify';
 
 export interface TaskArithmeticVariant {
@@ -32,7 +32,7 @@ export interface TaskArithmeticVariant {
 }
 
 /** out = b + λ·Σ mi·wi·τi / Σ mi·di with mi = [sign(fi·τi) = elected sign]; a top-level function so V8 optimises it. */
-function consensusKernel(
+export function consensusKernel(
   out: Float32Array,
   b: Float32Array,
   sparse: readonly Float32Array[],
@@ -91,7 +91,7 @@ function consensusKernel(
 }
 
 /** out = b + λ·Σ wi·τi / divisor. */
-function sumKernel(
+export function sumKernel(
   out: Float32Array,
   b: Float32Array,
   sparse: readonly Float32Array[],
@@ -212,6 +212,39 @@ export function taskArithmeticMethod(variant: TaskArithmeticVariant): MergeMetho
       const divisorFactors = Float64Array.from(weights, (x) => (p.normalize_by === 'weights' ? x : 1));
       const plainDivisor = p.normalize_by === 'weights' ? weightSum : weights.length;
       const { normalize, lambda } = p;
+      // large tensors: the same final pass, rows split between worker threads
+      const pool = context.rowWorkers;
+      const specs = sparsifiers.map((sparsifier) => sparsifier.workerSpec?.());
+      const cacheRaws = cache?.map((array) => ({ dtype: 'f32' as const, array }));
+      if (
+        pool &&
+        geometry.size >= rowWorkerMinimumElements &&
+        specs.every((spec) => spec !== undefined) &&
+        pool.accepts(
+          [base.raw, ...context.models.map((view) => view.raw), ...(cacheRaws ?? [])],
+          context.output.raw,
+        )
+      ) {
+        pool.taskArithmetic({
+          base: base.raw!,
+          models: context.models.map((view) => view.raw!),
+          ...(cache ? { cache } : {}),
+          specs,
+          consensus: variant.consensus,
+          countSign,
+          normalize,
+          lambda,
+          weights: w,
+          signFactors,
+          divisorFactors,
+          divisor: normalize ? plainDivisor : 1,
+          output: context.output.raw!,
+          rowLength: geometry.rowLength,
+          rowCount: geometry.rowCount,
+          chunkElements: context.chunkElements,
+        });
+        return;
+      }
       const outBuffer = new Float32Array(capacity);
       forEachChunk(context, (rowStart, rowEnd, offset) => {
         const b = readBase(rowStart, rowEnd);
