@@ -100,7 +100,13 @@ export class Transformer {
   private readonly buffers = new Map<string, Float32Array>();
   private readonly stepPosition = new Int32Array(1);
   /** Scratch memory of the WebAssembly SIMD single-query attention (decoding), where supported. */
-  private readonly attentionArena: SimdArena | undefined = simdSupported() ? createSimdArena() : undefined;
+  private simdScratch: SimdArena | null | undefined;
+
+  /** Created on the first decoding step (null where WebAssembly SIMD is unavailable). */
+  private get attentionArena(): SimdArena | undefined {
+    if (this.simdScratch === undefined) this.simdScratch = simdSupported() ? createSimdArena() : null;
+    return this.simdScratch ?? undefined;
+  }
 
   constructor(config: ModelConfig, weights: TransformerWeights) {
     this.config = config;
