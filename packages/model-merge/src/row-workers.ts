@@ -214,19 +214,24 @@ function workerMain(
       else kernels.sumKernel!(out, b, sparse, job.weights, job.divisor, job.lambda);
       encode(job.output, output!, start, out);
     }
-    if (countOnly) new Float64Array(job.counts).set(counts, job.worker * models.length);
+    if (countOnly) new Float64Array(job.counts).set(counts, job.slot * models.length);
   };
-  port.on('message', (job: { type: string }) => {
-    try {
-      if (job.type === 'combine') combine(job);
-      else taskArithmetic(job, job.type === 'count');
-    } catch (error) {
-      errors.postMessage(String(error instanceof Error ? (error.stack ?? error.message) : error));
-      Atomics.store(control, 1, 1);
-    }
-    Atomics.add(control, 0, 1);
-    Atomics.notify(control, 0);
-  });
+  port.on(
+    'message',
+    (job: { type: string; pieces?: { rowStart: number; rowEnd: number; slot: number }[] }) => {
+      try {
+        if (job.type === 'combine') combine(job);
+        else if (job.type === 'count')
+          for (const piece of job.pieces!) taskArithmetic({ ...job, ...piece }, true);
+        else taskArithmetic(job, false);
+      } catch (error) {
+        errors.postMessage(String(error instanceof Error ? (error.stack ?? error.message) : error));
+        Atomics.store(control, 1, 1);
+      }
+      Atomics.add(control, 0, 1);
+      Atomics.notify(control, 0);
+    },
+  );
 }
 
 function workerSource(): string {
@@ -349,19 +354,28 @@ export class RowWorkerPool {
     // count of ties in the rows before its own
     const seenBefore = ranges.map(() => job.specs.map((spec) => (spec.kind === 'top' ? spec.seen : 0)));
     if (count > 1 && job.specs.some((spec) => spec.kind === 'top')) {
-      const counts = new SharedArrayBuffer(8 * count * n);
+      // only the ranges before the last one need counting; each is split between all workers
+      // (piece `slot` = range·count + worker)
+      const counts = new SharedArrayBuffer(8 * count * count * n);
       this.run(count, (worker) => ({
         type: 'count',
         ...common,
         specs: job.specs,
-        ...ranges[worker]!,
-        worker,
         counts,
+        pieces: ranges.slice(0, -1).map(({ rowStart, rowEnd }, range) => ({
+          rowStart: rowStart + Math.floor(((rowEnd - rowStart) * worker) / count),
+          rowEnd: rowStart + Math.floor(((rowEnd - rowStart) * (worker + 1)) / count),
+          slot: range * count + worker,
+        })),
       }));
       const tallies = new Float64Array(counts);
-      for (let worker = 1; worker < count; worker++)
-        for (let model = 0; model < n; model++)
-          seenBefore[worker]![model] = seenBefore[worker - 1]![model]! + tallies[(worker - 1) * n + model]!;
+      for (let range = 1; range < count; range++)
+        for (let model = 0; model < n; model++) {
+          let ties = 0;
+          for (let worker = 0; worker < count; worker++)
+            ties += tallies[((range - 1) * count + worker) * n + model]!;
+          seenBefore[range]![model] = seenBefore[range - 1]![model]! + ties;
+        }
     }
     const output = sharedRef(job.output)!;
     this.run(count, (worker) => ({
