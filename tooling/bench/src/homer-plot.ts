@@ -23,6 +23,7 @@ export function lineChartSvg(title: string, yLabel: string, series: readonly Ser
   const py = (y: number) => height - bottom - (y / yMax) * (height - top - bottom);
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<title>${escapeXml(title)}</title>`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
     `<text x="${left}" y="22" font-size="14" font-weight="bold">${escapeXml(title)}</text>`,
     `<line x1="${left}" y1="${height - bottom}" x2="${width - right}" y2="${height - bottom}" stroke="black"/>`,
