@@ -5,10 +5,10 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { homerPrefill, plainPrefillBytes } from '@meld/context-merge';
 import { createFullCache } from '@meld/kv-cache';
-import { loadModel, Model, type ModelConfig, readLlama2cTokenizer } from '@meld/runtime';
-import { Tensor } from '@meld/tensor-core';
+import { loadModel, type Model } from '@meld/runtime';
 import { sharedFile } from '@meld/test-utils';
 import { splitTail } from './homer-quality';
+import { syntheticLlama } from './synthetic-llama';
 
 export type MemoryModel = 'stories260K' | 'deep-synthetic';
 
@@ -28,56 +28,19 @@ export interface MemoryPoint {
  * hidden 128, 8 query / 4 KV heads of 16, MLP 256, stories260K's vocabulary and a 512-token context.
  */
 export function deepSyntheticModel(): Model {
-  const config: ModelConfig = {
-    architecture: 'llama',
-    hiddenSize: 128,
-    intermediateSize: 256,
-    numLayers: 16,
-    numHeads: 8,
-    numKVHeads: 4,
-    headDim: 16,
-    vocabSize: 512,
-    contextLength: 512,
-    rmsNormEps: 1e-5,
-    ropeTheta: 10000,
-    tieWordEmbeddings: true,
-    attentionBias: false,
-    bosTokenId: 1,
-    eosTokenIds: [2],
-    stopAtBos: true,
-  };
-  let state = 7;
-  const random = (size: number, scale: number) => {
-    const data = new Float32Array(size);
-    for (let i = 0; i < size; i++) {
-      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-      data[i] = (state / 4294967296 - 0.5) * 2 * scale;
-    }
-    return data;
-  };
-  const h = config.hiddenSize;
-  const f = config.intermediateSize;
-  const kv = config.numKVHeads * config.headDim;
-  const tensors = new Map<string, Tensor>();
-  tensors.set(
-    'model.embed_tokens.weight',
-    Tensor.fromF32(random(config.vocabSize * h, 0.1), [config.vocabSize, h]),
+  return syntheticLlama(
+    {
+      hiddenSize: 128,
+      intermediateSize: 256,
+      numLayers: 16,
+      numHeads: 8,
+      numKVHeads: 4,
+      headDim: 16,
+      vocabSize: 512,
+      contextLength: 512,
+    },
+    { seed: 7, embeddingScale: 0.1, weightScale: 0.1, stopAtBos: true, name: 'deep-synthetic' },
   );
-  tensors.set('model.norm.weight', Tensor.fromF32(new Float32Array(h).fill(1), [h]));
-  for (let l = 0; l < config.numLayers; l++) {
-    const p = `model.layers.${l}`;
-    tensors.set(`${p}.input_layernorm.weight`, Tensor.fromF32(new Float32Array(h).fill(1), [h]));
-    tensors.set(`${p}.post_attention_layernorm.weight`, Tensor.fromF32(new Float32Array(h).fill(1), [h]));
-    tensors.set(`${p}.self_attn.q_proj.weight`, Tensor.fromF32(random(h * h, 0.1), [h, h]));
-    tensors.set(`${p}.self_attn.k_proj.weight`, Tensor.fromF32(random(kv * h, 0.1), [kv, h]));
-    tensors.set(`${p}.self_attn.v_proj.weight`, Tensor.fromF32(random(kv * h, 0.1), [kv, h]));
-    tensors.set(`${p}.self_attn.o_proj.weight`, Tensor.fromF32(random(h * h, 0.1), [h, h]));
-    tensors.set(`${p}.mlp.gate_proj.weight`, Tensor.fromF32(random(f * h, 0.1), [f, h]));
-    tensors.set(`${p}.mlp.up_proj.weight`, Tensor.fromF32(random(f * h, 0.1), [f, h]));
-    tensors.set(`${p}.mlp.down_proj.weight`, Tensor.fromF32(random(h * f, 0.1), [h, f]));
-  }
-  const tokenizer = readLlama2cTokenizer(readFileSync(sharedFile('models/stories260K/tok512.bin')), 512);
-  return new Model({ config, tokenizer, format: 'llama2c', tensors, source: 'deep-synthetic' });
 }
 
 /** Runs in the child: one measurement, printed as one JSON line. */

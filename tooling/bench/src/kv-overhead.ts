@@ -3,65 +3,26 @@
 // weights, built in memory) decoding at 2K-4K context with a 35% cache.
 // The cache is filled with C random tokens (content does not change the time of a decode step),
 // compressed once, then S decode steps are timed. Overhead = compression time / decode time.
-import { readFileSync } from 'node:fs';
 import { type CompressedKVCache, createFullCache, type KVCacheV1, resolveKVOptions } from '@meld/kv-cache';
-import { Model, type ModelConfig, readLlama2cTokenizer } from '@meld/runtime';
-import { Tensor } from '@meld/tensor-core';
-import { sharedFile } from '@meld/test-utils';
+import type { Model } from '@meld/runtime';
+import { syntheticLlama } from './synthetic-llama';
 
 const POLICIES = ['streaming_llm', 'h2o', 'tova', 'snapkv', 'cam', 'kvmerger', 'merge_on_evict'];
 
 export function syntheticModel(contextLength: number): Model {
-  const config: ModelConfig = {
-    architecture: 'llama',
-    hiddenSize: 768,
-    intermediateSize: 1536,
-    numLayers: 12,
-    numHeads: 12,
-    numKVHeads: 4,
-    headDim: 64,
-    vocabSize: 32000,
-    contextLength,
-    rmsNormEps: 1e-5,
-    ropeTheta: 10000,
-    tieWordEmbeddings: true,
-    attentionBias: false,
-    bosTokenId: 1,
-    eosTokenIds: [2],
-    stopAtBos: false,
-  };
-  let state = 99;
-  const random = (size: number, scale: number) => {
-    const data = new Float32Array(size);
-    for (let i = 0; i < size; i++) {
-      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-      data[i] = (state / 4294967296 - 0.5) * 2 * scale;
-    }
-    return data;
-  };
-  const h = config.hiddenSize;
-  const f = config.intermediateSize;
-  const tensors = new Map<string, Tensor>();
-  tensors.set(
-    'model.embed_tokens.weight',
-    Tensor.fromF32(random(config.vocabSize * h, 0.02), [config.vocabSize, h]),
+  return syntheticLlama(
+    {
+      hiddenSize: 768,
+      intermediateSize: 1536,
+      numLayers: 12,
+      numHeads: 12,
+      numKVHeads: 4,
+      headDim: 64,
+      vocabSize: 32000,
+      contextLength,
+    },
+    { seed: 99, embeddingScale: 0.02, weightScale: 0.05, stopAtBos: false, name: 'synthetic-110M' },
   );
-  tensors.set('model.norm.weight', Tensor.fromF32(new Float32Array(h).fill(1), [h]));
-  for (let l = 0; l < config.numLayers; l++) {
-    const p = `model.layers.${l}`;
-    tensors.set(`${p}.input_layernorm.weight`, Tensor.fromF32(new Float32Array(h).fill(1), [h]));
-    tensors.set(`${p}.post_attention_layernorm.weight`, Tensor.fromF32(new Float32Array(h).fill(1), [h]));
-    const kvWidth = config.numKVHeads * config.headDim;
-    tensors.set(`${p}.self_attn.q_proj.weight`, Tensor.fromF32(random(h * h, 0.05), [h, h]));
-    tensors.set(`${p}.self_attn.k_proj.weight`, Tensor.fromF32(random(kvWidth * h, 0.05), [kvWidth, h]));
-    tensors.set(`${p}.self_attn.v_proj.weight`, Tensor.fromF32(random(kvWidth * h, 0.05), [kvWidth, h]));
-    tensors.set(`${p}.self_attn.o_proj.weight`, Tensor.fromF32(random(h * h, 0.05), [h, h]));
-    tensors.set(`${p}.mlp.gate_proj.weight`, Tensor.fromF32(random(f * h, 0.05), [f, h]));
-    tensors.set(`${p}.mlp.up_proj.weight`, Tensor.fromF32(random(f * h, 0.05), [f, h]));
-    tensors.set(`${p}.mlp.down_proj.weight`, Tensor.fromF32(random(h * f, 0.05), [h, f]));
-  }
-  const tokenizer = readLlama2cTokenizer(readFileSync(sharedFile('models/stories260K/tok512.bin')), 512);
-  return new Model({ config, tokenizer, format: 'llama2c', tensors, source: 'synthetic-110M' });
 }
 
 /** Append `count` random tokens per layer and one random softmax row per query head (statistics). */
