@@ -25,7 +25,7 @@ export function checkMeldExtension(engine: ServeEngineV1, meld: MeldExtension | 
   if (meld?.long_context) {
     if (!engine.longContext) {
       throw badRequest(
-        'meld.long_context (HOMER) is not implemented in this server build',
+        'meld.long_context (HOMER) is not supported by the engine serving this model',
         'meld.long_context',
         'not_implemented',
       );

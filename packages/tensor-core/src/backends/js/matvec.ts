@@ -1,6 +1,6 @@
 // Matrix-vector products on plain typed arrays: the hot loop of token-by-token decoding.
 // Allocation-free: the caller passes `out`. Weights are row-major [rows, cols].
-import { f16ToF32 } from '../../half';
+import { f16ToF32Table } from '../../half';
 import { simdEngineFor } from './wasm/simd-engine';
 
 /**
@@ -85,17 +85,6 @@ export function matvecF32Scalar(
   return out;
 }
 
-let f16Table: Float32Array | undefined;
-
-/** All 65536 f16 values decoded once (256 KiB), so a q8_0 block scale costs one load. */
-function f16Lookup(): Float32Array {
-  if (f16Table === undefined) {
-    f16Table = new Float32Array(65536);
-    for (let h = 0; h < 65536; h++) f16Table[h] = f16ToF32(h);
-  }
-  return f16Table;
-}
-
 /** Bytes of one q8_0 block: an f16 scale d, then 32 int8 values; value = d * q. */
 export const Q8_0_BLOCK_BYTES = 34;
 
@@ -127,7 +116,7 @@ export function matvecQ8_0Scalar(
   rows: number,
   cols: number,
 ): Float32Array {
-  const table = f16Lookup();
+  const table = f16ToF32Table(); // a q8_0 block scale costs one load
   const q = new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const blocks = cols >> 5;
   const rowBytes = blocks * Q8_0_BLOCK_BYTES;

@@ -2,7 +2,7 @@
 // optionally, worker threads sharing it. Tensors allocated here (`allocateF32`) run matvec with no copy;
 // heap arrays handed to `matmul` are packed into the arena's scratch space first (O(n^2) against O(n^3)).
 // Memory grows to the largest call and is never returned (WebAssembly memories cannot shrink).
-import { f16ToF32 } from '../../../half';
+import { f16ToF32Table } from '../../../half';
 import { MATMUL_ROWS } from './simd-matmul';
 import { MAXIMUM_PAGES, type SimdExports, simdModuleBytes } from './simd-module';
 import { Q8_MATMUL_ROWS } from './simd-q8';
@@ -152,11 +152,11 @@ export class SimdArena {
 
   private f16Table: Float32Array | undefined;
 
-  /** Every f16 value as f32 (256 KiB, built on first q8_0 use). */
+  /** Every f16 value as f32, copied into arena memory (the wasm kernels read it) on first q8_0 use. */
   private halfTable(): Float32Array {
     if (this.f16Table === undefined) {
       this.f16Table = this.allocateF32(65536);
-      for (let h = 0; h < 65536; h++) this.f16Table[h] = f16ToF32(h);
+      this.f16Table.set(f16ToF32Table());
     }
     return this.f16Table;
   }
