@@ -2,15 +2,18 @@
 // Batched: a call processes T tokens at once (prefill is one call), each linear is one matmul.
 import type { KVCacheV1 } from '@meld/kv-cache';
 import {
+  add,
   createSimdArena,
   matmulF32 as matmulCore,
+  rmsnorm,
   type SimdArena,
   simdSupported,
+  softmax,
+  swiglu,
   ValidationError,
 } from '@meld/tensor-core';
 import type { ModelConfig } from '../config';
 import { type AttentionObserverV1, observedQueries } from './attention-observer';
-import { addInPlace, rmsNorm, softmaxInPlace, swiglu } from './kernels';
 import { applyLinear, type Linear } from './linear';
 import { type ActiveAdapter, applyLoraDelta } from './lora';
 import { applyRopeAngles, inverseFrequencies, type RopeAngles, ropeAngles } from './rope';
@@ -139,7 +142,7 @@ export class Transformer {
     rows.forEach((row, i) => {
       selected.set(hidden.subarray(row * hiddenSize, (row + 1) * hiddenSize), i * hiddenSize);
     });
-    rmsNorm(selected, selected, this.weights.norm, rows.length, hiddenSize, rmsNormEps);
+    rmsnorm(selected, selected, this.weights.norm, rmsNormEps);
     const out = new Float32Array(rows.length * vocabSize);
     this.linear(this.weights.lmHead, out, selected, rows.length, adapters);
     return out;
@@ -174,7 +177,7 @@ export class Transformer {
     for (let layer = 0; layer < numLayers; layer++)
       this.layer(layer, hidden, 1, this.stepPosition, angles, runOptions);
     const normed = this.buffer('step-normed', hiddenSize);
-    rmsNorm(normed, hidden, this.weights.norm, 1, hiddenSize, rmsNormEps);
+    rmsnorm(normed, hidden, this.weights.norm, rmsNormEps);
     const out = this.buffer('step-logits', vocabSize);
     this.linear(this.weights.lmHead, out, normed, 1, options.adapters ?? []);
     return out;
@@ -251,7 +254,7 @@ export class Transformer {
     const kvWidth = numKVHeads * headDim;
 
     const normed = this.buffer('normed', rows * hiddenSize);
-    rmsNorm(normed, hidden, weights.inputNorm, rows, hiddenSize, rmsNormEps);
+    rmsnorm(normed, hidden, weights.inputNorm, rmsNormEps);
     const q = this.buffer('q', rows * qWidth);
     const k = this.buffer('k', rows * kvWidth);
     const v = this.buffer('v', rows * kvWidth);
@@ -266,16 +269,16 @@ export class Transformer {
     this.attention(layer, q, attended, rows, positions, options);
     const projected = this.buffer('projected', rows * hiddenSize);
     this.linear(weights.o, projected, attended, rows, adapters);
-    addInPlace(hidden, projected, rows * hiddenSize);
+    add(hidden, hidden, projected);
 
-    rmsNorm(normed, hidden, weights.postAttentionNorm, rows, hiddenSize, rmsNormEps);
+    rmsnorm(normed, hidden, weights.postAttentionNorm, rmsNormEps);
     const gate = this.buffer('gate', rows * intermediateSize);
     const up = this.buffer('up', rows * intermediateSize);
     this.linear(weights.gate, gate, normed, rows, adapters);
     this.linear(weights.up, up, normed, rows, adapters);
-    swiglu(gate, up, rows * intermediateSize);
+    swiglu(gate, gate, up);
     this.linear(weights.down, projected, gate, rows, adapters);
-    addInPlace(hidden, projected, rows * hiddenSize);
+    add(hidden, hidden, projected);
   }
 
   /**
@@ -312,7 +315,8 @@ export class Transformer {
       for (let j = 0; j < visible; j++) scores[so + j] *= scale;
       for (let j = visible; j < length; j++) scores[so + j] = Number.NEGATIVE_INFINITY;
       if (logits) logits.set(scores.subarray(so, so + length), so);
-      softmaxInPlace(scores, so, visible);
+      const row = scores.subarray(so, so + visible);
+      softmax(row, row);
       for (let j = visible; j < length; j++) scores[so + j] = 0;
     }
     const result = this.buffer('head-result', rows * headDim);
@@ -411,7 +415,8 @@ export class Transformer {
             }
             for (let j = visible; j < length; j++) scores[so + j] = Number.NEGATIVE_INFINITY;
             if (logits) logits.set(scores.subarray(so, so + length), so);
-            softmaxInPlace(scores, so, visible);
+            const row = scores.subarray(so, so + visible);
+            softmax(row, row);
             for (let j = visible; j < length; j++) scores[so + j] = 0;
             const oo = i * qWidth + head * headDim;
             for (let j = 0; j < visible; j++) {
