@@ -1,21 +1,8 @@
-// A small seeded PRNG (mulberry32) whose whole state is one 32-bit integer, so that training runs,
-// LoRA initialisation, dropout and data shuffles are reproducible and resumable from a checkpoint.
-export class SeededRandom {
-  state: number;
+// Training's seeded PRNG: tensor-core's mulberry32 (one 32-bit state, saved in checkpoints so a resumed
+// run continues the same sequence) plus the shuffles the data loader needs.
+import { Mulberry32 } from '@meld/tensor-core';
 
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  /** Uniform in [0, 1). */
-  next = (): number => {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-
+export class SeededRandom extends Mulberry32 {
   /** Fisher-Yates shuffle of 0..n-1. */
   permutation(n: number): number[] {
     const order = Array.from({ length: n }, (_, i) => i);

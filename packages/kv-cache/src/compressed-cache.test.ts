@@ -1,9 +1,9 @@
+import { seededRandom } from '@meld/tensor-core';
 import { describe, expect, it } from 'vitest';
 import { budgetSlots, type KVBudget } from './budget';
 import { CompressedKVCache } from './compressed-cache';
 import type { KVCacheV1 } from './contract';
 import { FullKVCache } from './full-cache';
-import { seededRandom } from './random';
 import { kvPolicies } from './registry';
 
 const shape = { layers: 2, kvHeads: 2, headDim: 4 };

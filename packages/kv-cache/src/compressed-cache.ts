@@ -4,13 +4,12 @@
 // the first single-token append of a layer marks the end of prefill, and every later single-token
 // append is a decode step. Compression during decoding makes room before the append, so with
 // compressEvery = n a head never holds more than the budget.
-import { ValidationError } from '@meld/tensor-core';
+import { seededRandom, ValidationError } from '@meld/tensor-core';
 import { budgetSlots, type KVBudget } from './budget';
 import type { KVCacheShape, KVCacheV1, KVHeadView } from './contract';
 import { FullKVCache } from './full-cache';
 import type { KVHeadStore } from './head-store';
 import type { KVCompressorV1, KVPolicyV1 } from './policy';
-import { seededRandom } from './random';
 
 export interface CompressedKVCacheOptions {
   readonly policy: KVPolicyV1;

@@ -229,4 +229,5 @@ export { dequantizeQ4_0, quantizeQ4_0 } from './quant/q4-0';
 export { dequantizeQ4_K } from './quant/q4-k';
 export { dequantizeQ6_K } from './quant/q6-k';
 export { dequantizeQ8_0, quantizeQ8_0 } from './quant/q8-0';
+export { Mulberry32, seededRandom } from './random';
 export { Tensor, type TensorData } from './tensor';

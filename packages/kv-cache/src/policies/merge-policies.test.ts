@@ -1,7 +1,7 @@
+import { seededRandom } from '@meld/tensor-core';
 import type {} from '@meld/test-utils/setup';
 import { describe, expect, it } from 'vitest';
 import { livePositions, liveRows, storeOf } from '../__fixtures__/stores';
-import { seededRandom } from '../random';
 import { camMerge, camPolicy } from './cam';
 import { findMergingSets, kvMergerPolicy, mergeSet } from './kvmerger';
 import { mergeIntoNearest, mergeOnEvictPolicy } from './merge-on-evict';

@@ -1,8 +1,9 @@
+import { argmax } from '@meld/tensor-core';
 import { describeWithShared, sharedFile } from '@meld/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadLlama2c } from '../load/llama2c';
 import type { Model } from '../model';
-import { argmax, Sampler } from './sampler';
+import { Sampler } from './sampler';
 import { StopStringFilter } from './stop-strings';
 
 describe('Sampler', () => {

@@ -1,6 +1,7 @@
 // Token sampling: repetition penalty -> temperature -> top-k -> softmax -> top-p -> min-p -> draw.
 // Temperature 0 is greedy (argmax, first index on ties, as llama2.c). The RNG is llama2.c's
 // xorshift*, so a seed gives the same draws on every platform.
+import { argmax } from '@meld/tensor-core';
 import { z } from 'zod';
 
 export const samplingOptionsSchema = z.object({
@@ -30,18 +31,6 @@ export class XorShiftRandom {
   next(): number {
     return (this.nextU32() >>> 8) / 16777216;
   }
-}
-
-export function argmax(values: Float32Array): number {
-  let best = 0;
-  let bestValue = values[0]!;
-  for (let i = 1; i < values.length; i++) {
-    if (values[i]! > bestValue) {
-      best = i;
-      bestValue = values[i]!;
-    }
-  }
-  return best;
 }
 
 export class Sampler {
