@@ -125,8 +125,19 @@ export class Model {
     const positions = options.positions ?? Int32Array.from({ length: tokens.length }, (_, i) => start + i);
     if (positions.length !== tokens.length)
       throw new ValidationError('positions', `${positions.length} positions for ${tokens.length} tokens`);
-    const hidden = this.embed(tokens);
     const adapters = options.adapters ?? [];
+    if (tokens.length === 1) {
+      // One token (a decoding step): the transformer's allocation-free path, same arithmetic as below.
+      // Its logits buffer is reused by the next step, so the caller gets a copy it owns.
+      return this.transformer
+        .decodeStep(tokens[0]!, positions[0]!, {
+          cache,
+          adapters,
+          ...(options.observers ? { observers: options.observers } : {}),
+        })
+        .slice();
+    }
+    const hidden = this.embed(tokens);
     this.runLayers(hidden, {
       start: 0,
       end: this.config.numLayers,
