@@ -121,7 +121,7 @@ export class Model {
   /** One batched pass over `tokens`: logits of the last token ([vocab]) or of all ([T, vocab]). */
   forward(tokens: ArrayLike<number>, options: ForwardOptions = {}): Float32Array {
     const cache = options.cache ?? this.createCache();
-    const start = options.startPosition ?? (options.cache ? cache.length(0) : 0);
+    const start = options.startPosition ?? (options.cache ? nextPosition(cache) : 0);
     const positions = options.positions ?? Int32Array.from({ length: tokens.length }, (_, i) => start + i);
     if (positions.length !== tokens.length)
       throw new ValidationError('positions', `${positions.length} positions for ${tokens.length} tokens`);
@@ -223,4 +223,17 @@ export class Model {
     }
     return { tokenLogProbs: out, sum, count: out.length };
   }
+}
+
+/**
+ * The position after the newest token a cache holds. Not `length`: a compressed cache (evicted or merged
+ * slots) holds fewer slots than positions it has seen, and positions are kept per slot.
+ */
+function nextPosition(cache: KVCacheV1): number {
+  let newest = -1;
+  for (let kvHead = 0; kvHead < cache.shape.kvHeads; kvHead++) {
+    const view = cache.head(0, kvHead);
+    for (let i = 0; i < view.length; i++) if (view.positions[i]! > newest) newest = view.positions[i]!;
+  }
+  return newest + 1;
 }
