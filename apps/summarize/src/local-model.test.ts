@@ -1,12 +1,12 @@
 // --model PATH: a local model run by @meld/runtime (stories260K, whose context is 512 tokens, so the
 // incremental prompts are swapped for short ones through --prompts; the annotator stays remote).
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundledPromptsDirectory } from '@meld/booookscore';
 import { describeWithShared, sharedFile } from '@meld/test-utils';
 import { afterAll, expect, it } from 'vitest';
 import { startBookModelServer } from './__fixtures__/book-model-server';
+import { writeTinyModelInputs } from './__fixtures__/tiny-model-inputs';
 import { main } from './cli';
 import type { ScoreReport } from './score-report';
 
@@ -15,20 +15,7 @@ afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
 describeWithShared('meld-summarize with a local model', ['models/stories260K/stories260K.bin'], () => {
   it('summarises with stories260K through @meld/runtime, counting tokens with its tokenizer, and resumes from the cache', async () => {
-    const prompts = join(directory, 'prompts');
-    cpSync(bundledPromptsDirectory(), prompts, { recursive: true });
-    writeFileSync(join(prompts, 'get_summaries_inc', 'init.txt'), '{}\nThe end. Summary:');
-    writeFileSync(join(prompts, 'get_summaries_inc', 'intermediate.txt'), '{}\n{}\nThe end. Summary:');
-    writeFileSync(
-      join(prompts, 'get_summaries_inc', 'compress.txt'),
-      '{}\nIn {} words. Shorter: {} words. {}:',
-    );
-    const book = join(directory, 'story.txt');
-    writeFileSync(
-      book,
-      'Once upon a time there was a little girl named Lily. She liked to play in the park.\n\n' +
-        'One day she found a red ball. She was very happy.\n\nLily ran home to show her mom. Her mom smiled and hugged her.\n',
-    );
+    const { prompts, book } = writeTinyModelInputs(directory);
     const server = await startBookModelServer();
     const out = join(directory, 'out');
     const argv = [

@@ -2,15 +2,15 @@
 // a loopback port, backed by @meld/runtime running stories260K. stories260K's 512-token context only
 // fits short prompts, so the incremental prompts come from --prompts; the (long) annotation prompt goes
 // to the deterministic loopback annotator.
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundledPromptsDirectory } from '@meld/booookscore';
 import { createOpenAICompatible, type StreamPart } from '@meld/llm';
 import { parseServeConfig, startServer } from '@meld/serve';
 import { describeWithShared, sharedFile } from '@meld/test-utils';
 import { afterAll, expect, it } from 'vitest';
 import { startBookModelServer } from './__fixtures__/book-model-server';
+import { writeTinyModelInputs } from './__fixtures__/tiny-model-inputs';
 import { main } from './cli';
 import type { ScoreReport } from './score-report';
 
@@ -22,20 +22,7 @@ describeWithShared(
   ['models/stories260K/stories260K.bin', 'models/stories260K/tok512.bin'],
   () => {
     it('summarises through /v1/chat/completions of meld-serve running stories260K', async () => {
-      const prompts = join(directory, 'prompts');
-      cpSync(bundledPromptsDirectory(), prompts, { recursive: true });
-      writeFileSync(join(prompts, 'get_summaries_inc', 'init.txt'), '{}\nThe end. Summary:');
-      writeFileSync(join(prompts, 'get_summaries_inc', 'intermediate.txt'), '{}\n{}\nThe end. Summary:');
-      writeFileSync(
-        join(prompts, 'get_summaries_inc', 'compress.txt'),
-        '{}\nIn {} words. Shorter: {} words. {}:',
-      );
-      const book = join(directory, 'story.txt');
-      writeFileSync(
-        book,
-        'Once upon a time there was a little girl named Lily. She liked to play in the park.\n\n' +
-          'One day she found a red ball. She was very happy.\n\nLily ran home to show her mom. Her mom smiled and hugged her.\n',
-      );
+      const { prompts, book } = writeTinyModelInputs(directory);
       const serve = await startServer(
         parseServeConfig({
           port: 0,
