@@ -33,7 +33,11 @@ export function shardFileName(index: number, count: number, prefix = 'model'): s
   return `${prefix}-${pad(index)}-of-${pad(count)}.safetensors`;
 }
 
-/** A safetensors model: one file, or a folder of shards with model.safetensors.index.json. */
+/**
+ * A safetensors model: one file, or a folder of shards with model.safetensors.index.json.
+ * At most one shard is open at a time (reading a tensor from another shard closes the current one), so a
+ * merge over many sharded models holds one file handle per model.
+ */
 export class SafetensorsModel {
   readonly path: string;
   /** `__metadata__` of the first shard plus, for sharded models, the index's `metadata`. */
@@ -41,7 +45,7 @@ export class SafetensorsModel {
   readonly tensors: readonly ShardedTensorInfo[];
   readonly files: readonly string[];
   private readonly folder: string;
-  private readonly open = new Map<string, SafetensorsFile>();
+  private current: { file: string; shard: SafetensorsFile } | undefined;
   private readonly byName: Map<string, ShardedTensorInfo>;
 
   private constructor(
@@ -107,12 +111,11 @@ export class SafetensorsModel {
   }
 
   private shard(file: string): SafetensorsFile {
-    let shard = this.open.get(file);
-    if (!shard) {
-      shard = SafetensorsFile.open(join(this.folder, file));
-      this.open.set(file, shard);
+    if (this.current?.file !== file) {
+      this.close();
+      this.current = { file, shard: SafetensorsFile.open(join(this.folder, file)) };
     }
-    return shard;
+    return this.current.shard;
   }
 
   get names(): string[] {
@@ -140,8 +143,8 @@ export class SafetensorsModel {
   }
 
   close(): void {
-    for (const shard of this.open.values()) shard.close();
-    this.open.clear();
+    this.current?.shard.close();
+    this.current = undefined;
   }
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -196,6 +196,20 @@ describe('sharded safetensors as Hugging Face writes them', () => {
       expect(model.readTensor(name).toFloat32()).toEqual(tensor.toFloat32());
     model.close();
     expect(openSafetensorsModel(join(out, 'model.safetensors.index.json')).names.length).toBe(5);
+  });
+
+  it.skipIf(!existsSync('/proc/self/fd'))('holds at most one shard open while reading across shards', () => {
+    const out = mkdtempSync(join(folder, 'handles-'));
+    writeSafetensorsSharded(out, tensors, { maxShardBytes: 600 });
+    const openFiles = () => readdirSync('/proc/self/fd').length;
+    const before = openFiles();
+    const model = openSafetensorsModel(out);
+    for (const name of [...tensors.keys()].reverse()) {
+      model.readTensor(name);
+      expect(openFiles() - before).toBeLessThanOrEqual(1);
+    }
+    model.close();
+    expect(openFiles()).toBe(before);
   });
 
   it('writes one shard as model.safetensors without an index; the push writer matches the planned writer', () => {
