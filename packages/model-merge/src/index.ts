@@ -68,7 +68,7 @@ export {
   taskArithmeticVariants,
 } from './methods/task-arithmetic';
 export { type InputModel, openInputModel, resolveModelPath, type TensorSource } from './model-source';
-export { type StagedFolder, stageOutputFolder } from './output-folder';
+export { type StagedFolder, stageOutputFolder, writeAdapterFolder } from './output-folder';
 export {
   layerIndexOf,
   type MergePlan,

@@ -2,7 +2,7 @@
 // at the end, so a killed or failed job never leaves a half-written OUT_DIR.
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { ValidationError } from '@meld/tensor-core';
+import { type LoraAdapter, ValidationError, writePeftAdapter } from '@meld/tensor-core';
 
 export interface StagedFolder {
   /** Where to write. */
@@ -66,4 +66,16 @@ export function stageOutputFolder(destination: string, overwrite = false): Stage
       rmSync(staging, { recursive: true, force: true });
     },
   };
+}
+
+/** Writes a PEFT adapter folder through a staged folder: a failure leaves `outputDir` untouched. */
+export function writeAdapterFolder(outputDir: string, adapter: LoraAdapter, overwrite = false): void {
+  const staged = stageOutputFolder(outputDir, overwrite);
+  try {
+    writePeftAdapter(staged.path, adapter);
+    staged.commit();
+  } catch (error) {
+    staged.abort();
+    throw error;
+  }
 }

@@ -1,8 +1,7 @@
 // meld lora continual: MergeRepair's continual merging of adapters along an order.
-import { continualMerge, continualWeights } from '@meld/model-merge';
+import { continualMerge, continualWeights, writeAdapterFolder } from '@meld/model-merge';
 import { readPeftAdapter } from '@meld/tensor-core';
 import { z } from 'zod';
-import { writeAdapterFolder } from '../adapter-folder';
 import { type Command, type CommandIO, UsageError } from '../command';
 import { loraCombinationFlags, loraCombinationSchema } from '../options/lora-combination';
 import { expectPositionals, parseCommandLine, splitList } from '../options/parse';

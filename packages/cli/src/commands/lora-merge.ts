@@ -1,8 +1,7 @@
 // meld lora merge: combine PEFT LoRA adapters into one (logic in @meld/model-merge).
-import { combineLoraAdapters } from '@meld/model-merge';
+import { combineLoraAdapters, writeAdapterFolder } from '@meld/model-merge';
 import { readPeftAdapter } from '@meld/tensor-core';
 import { z } from 'zod';
-import { writeAdapterFolder } from '../adapter-folder';
 import { type Command, type CommandIO, UsageError } from '../command';
 import { loraCombinationFlags, loraCombinationSchema } from '../options/lora-combination';
 import { expectPositionals, parseCommandLine, splitList } from '../options/parse';

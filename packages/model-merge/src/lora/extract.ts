@@ -11,11 +11,10 @@ import {
   svd,
   Tensor,
   ValidationError,
-  writePeftAdapter,
 } from '@meld/tensor-core';
 import { z } from 'zod';
 import { MissingTensorError, TensorShapeMismatchError } from '../errors';
-import { stageOutputFolder } from '../output-folder';
+import { writeAdapterFolder } from '../output-folder';
 import type { MergeProgressCallback } from '../progress';
 
 export const extractLoraOptionsSchema = z.object({
@@ -138,16 +137,7 @@ export function extractLora(options: ExtractLoraOptions): ExtractLoraResult {
       modules,
       extra,
     );
-    if (o.outputDir) {
-      const staged = stageOutputFolder(o.outputDir, o.overwrite);
-      try {
-        writePeftAdapter(staged.path, adapter);
-        staged.commit();
-      } catch (error) {
-        staged.abort();
-        throw error;
-      }
-    }
+    if (o.outputDir) writeAdapterFolder(o.outputDir, adapter, o.overwrite);
     return { adapter, ranks, modulesToSave, unchanged };
   } finally {
     base.close();
