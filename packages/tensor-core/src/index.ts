@@ -21,6 +21,16 @@ export {
 } from './backends/js/matvec';
 export { layernorm, rmsnorm, softmax } from './backends/js/normalization';
 export { type RopeLayout, rope } from './backends/js/rope';
+// hand-assembled WebAssembly: the binary writer the SIMD kernels are written with (other packages
+// assemble their own kernels with it: model-merge's bulk merge kernels)
+export {
+  assembleModule as assembleWasmModule,
+  type FunctionDefinition as WasmFunctionDefinition,
+  op as wasmOp,
+  snippet as wasmSnippet,
+  type ValueType as WasmValueType,
+  valueType as wasmValueType,
+} from './backends/js/wasm/assembler';
 export {
   createSimdArena,
   SimdArena,
@@ -28,6 +38,12 @@ export {
   setKernelThreads,
   simdSupported,
 } from './backends/js/wasm/simd-engine';
+export {
+  type WasmInstance,
+  type WasmMemory,
+  type WasmModule,
+  webAssembly,
+} from './backends/js/wasm/webassembly-api';
 export {
   ONNX_DOUBLE,
   ONNX_FLOAT,
