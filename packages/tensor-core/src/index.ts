@@ -127,6 +127,14 @@ export {
   safetensorsDTypes,
 } from './formats/safetensors-dtypes';
 export {
+  type PlannedSafetensorsShard,
+  type PlannedSafetensorsTensor,
+  planSafetensorsShards,
+  SafetensorsPlannedWriter,
+  type SafetensorsShardPlan,
+  type SafetensorsTensorSpec,
+} from './formats/safetensors-planned-writer';
+export {
   maxSafetensorsHeaderBytes,
   openSafetensors,
   SafetensorsFile,
