@@ -107,6 +107,92 @@ export const op = {
   i32x4ExtendLowI16x8S: [0xfd, 0xa7, 0x01],
   i32x4ExtendHighI16x8S: [0xfd, 0xa8, 0x01],
   f32x4ConvertI32x4S: [0xfd, 0xfa, 0x01],
+  // Appended for model-merge's bulk kernels (bf16 codecs, histograms, top-k, TIES consensus). Opcode numbers
+  // from the core binary format's instruction index and the fixed-width SIMD opcode table
+  // (https://webassembly.github.io/spec/core/binary/instructions.html); model-merge's src/simd/opcodes.test.ts
+  // runs each one.
+  return: [0x0f],
+  drop: [0x1a],
+  i32Eq: [0x46],
+  i32Ne: [0x47],
+  i32LtS: [0x48],
+  i32GtU: [0x4b],
+  i32Or: [0x72],
+  i32Xor: [0x73],
+  i32Popcnt: [0x69],
+  i32Load: (offset = 0) => [0x28, 2, ...unsignedLeb(offset)],
+  i32Store: (offset = 0) => [0x36, 2, ...unsignedLeb(offset)],
+  i32Store16: (offset = 0) => [0x3b, 1, ...unsignedLeb(offset)],
+  f32Abs: [0x8b],
+  f32Neg: [0x8c],
+  f32Sub: [0x93],
+  f32Eq: [0x5b],
+  f32Ne: [0x5c],
+  f32Lt: [0x5d],
+  f32Ge: [0x60],
+  /** i32.reinterpret_f32 / f32.reinterpret_i32: the same 32 bits seen as the other type. */
+  i32ReinterpretF32: [0xbc],
+  f32ReinterpretI32: [0xbe],
+  f32ConvertI32U: [0xb3],
+  /** v128.store with alignment hint 1 (model-merge's pointers are only element-aligned). */
+  v128StoreUnaligned: (offset = 0) => [0xfd, 0x0b, 0, ...unsignedLeb(offset)],
+  /** v128.load64_zero: eight bytes into the low half, the high half zeroed. */
+  v128Load64Zero: (offset = 0) => [0xfd, 0x5d, 0, ...unsignedLeb(offset)],
+  /** v128.const of sixteen bytes (little-endian lanes). */
+  v128Const: (bytes: ArrayLike<number>) => [0xfd, 0x0c, ...Array.from(bytes)],
+  /** v128.const with four equal i32 lanes. */
+  i32x4Const: (value: number) => [
+    0xfd,
+    0x0c,
+    ...new Uint8Array(Int32Array.of(value, value, value, value).buffer),
+  ],
+  /** v128.const with four equal f32 lanes (value rounded to f32). */
+  f32x4Const: (value: number) => [
+    0xfd,
+    0x0c,
+    ...new Uint8Array(Float32Array.of(value, value, value, value).buffer),
+  ],
+  i32x4Splat: [0xfd, 0x11],
+  i32x4ExtractLane: (lane: number) => [0xfd, 0x1b, lane],
+  i32x4Eq: [0xfd, 0x37],
+  i32x4Ne: [0xfd, 0x38],
+  i32x4LtS: [0xfd, 0x39],
+  i32x4GtS: [0xfd, 0x3b],
+  f32x4Eq: [0xfd, 0x41],
+  f32x4Ne: [0xfd, 0x42],
+  f32x4Lt: [0xfd, 0x43],
+  f32x4Gt: [0xfd, 0x44],
+  f32x4Le: [0xfd, 0x45],
+  f32x4Ge: [0xfd, 0x46],
+  v128Not: [0xfd, 0x4d],
+  v128And: [0xfd, 0x4e],
+  /** v128.andnot: first operand AND NOT second. */
+  v128AndNot: [0xfd, 0x4f],
+  v128Or: [0xfd, 0x50],
+  v128Xor: [0xfd, 0x51],
+  /** v128.bitselect(a, b, mask): bits of a where mask is 1, of b where it is 0. */
+  v128Bitselect: [0xfd, 0x52],
+  /** v128.any_true: 1 when any bit is set. */
+  v128AnyTrue: [0xfd, 0x53],
+  i8x16Bitmask: [0xfd, 0x64],
+  i16x8NarrowI32x4U: [0xfd, 0x86, 0x01],
+  i16x8ExtendLowI8x16U: [0xfd, 0x89, 0x01],
+  i16x8ExtendHighI8x16U: [0xfd, 0x8a, 0x01],
+  i16x8Shl: [0xfd, 0x8b, 0x01],
+  i16x8ShrU: [0xfd, 0x8d, 0x01],
+  i32x4Bitmask: [0xfd, 0xa4, 0x01],
+  i32x4ExtendLowI16x8U: [0xfd, 0xa9, 0x01],
+  i32x4ExtendHighI16x8U: [0xfd, 0xaa, 0x01],
+  /** i32x4 shifts take the vector, then an i32 count (mod 32). */
+  i32x4Shl: [0xfd, 0xab, 0x01],
+  i32x4ShrS: [0xfd, 0xac, 0x01],
+  i32x4ShrU: [0xfd, 0xad, 0x01],
+  i32x4Sub: [0xfd, 0xb1, 0x01],
+  i32x4Mul: [0xfd, 0xb5, 0x01],
+  f32x4Neg: [0xfd, 0xe1, 0x01],
+  f32x4Sub: [0xfd, 0xe5, 0x01],
+  f32x4Div: [0xfd, 0xe7, 0x01],
+  f32x4Min: [0xfd, 0xe8, 0x01],
 } as const;
 
 export interface FunctionDefinition {
