@@ -7,14 +7,15 @@ import { dirname, join } from 'node:path';
 import {
   encodeBf16Into,
   encodeF16Into,
-  SafetensorsShardWriter,
-  Tensor,
+  SafetensorsPlannedWriter,
+  type SafetensorsTensorSpec,
   ValidationError,
 } from '@meld/tensor-core';
 import { stringify } from 'yaml';
 import { z } from 'zod';
 import { parseMergeConfig, readMergeConfig } from './config/parse';
 import type { MergeConfig } from './config/schema';
+import { commonArena, MergeArena, ReusableBuffer } from './merge-arena';
 import { rowWorkerMinimumElements } from './methods/chunks';
 import { type InputModel, openInputModel } from './model-source';
 import { stageOutputFolder } from './output-folder';
@@ -69,9 +70,15 @@ export interface MergeModelOptions {
    * everything on the calling thread. The output bytes do not depend on it.
    */
   threads?: number;
+  /**
+   * Run the element-wise work on the WebAssembly SIMD kernels where the host has them (default
+   * true); false runs the plain JS kernels. The output bytes are the same either way.
+   */
+  simd?: boolean;
 }
 
 const threadsSchema = z.number().int().min(1).max(64).optional();
+const simdSchema = z.boolean().optional();
 
 export interface MergeModelResult {
   readonly outputDir: string;
@@ -104,88 +111,92 @@ export function encodeBf16Words(values: Float32Array, words: Uint16Array, offset
   encodeBf16Into(values, words.subarray(offset, offset + values.length));
 }
 
-/** An output buffer in the target dtype, filled row chunk by row chunk. */
-function encodedOutput(
-  dtype: OutputDType,
-  shape: readonly number[],
-  shared = false,
-): TensorOutput & { tensor(): Tensor } {
+/**
+ * The output tensor in the target dtype, filled row chunk by row chunk into `bytes` (one buffer
+ * reused for every tensor: the writer has written the previous one by then).
+ */
+function encodedOutput(dtype: OutputDType, shape: readonly number[], bytes: Uint8Array): TensorOutput {
   const { size, rowLength } = rowGeometry(shape);
+  const shared = bytes.buffer instanceof SharedArrayBuffer;
   if (dtype === 'f32') {
-    const data = new Float32Array(shared ? new SharedArrayBuffer(size * 4) : new ArrayBuffer(size * 4));
+    const data = new Float32Array(bytes.buffer, bytes.byteOffset, size);
     return {
       ...(shared ? { raw: { dtype, array: data } } : {}),
       write: (rowStart, values) => data.set(values, rowStart * rowLength),
-      tensor: () => Tensor.fromF32(data, shape),
     };
   }
-  const bytes = new Uint8Array(shared ? new SharedArrayBuffer(size * 2) : new ArrayBuffer(size * 2));
-  const words = new Uint16Array(bytes.buffer);
+  const words = new Uint16Array(bytes.buffer, bytes.byteOffset, size);
   const encode = dtype === 'bf16' ? encodeBf16Into : encodeF16Into;
   return {
     ...(shared ? { raw: { dtype, array: words } } : {}),
     write(rowStart, values) {
       const start = rowStart * rowLength;
-      encode(values, words.subarray(start, start + values.length));
+      const target = words.subarray(start, start + values.length);
+      const arena = dtype === 'bf16' ? commonArena(values, target) : undefined;
+      if (arena) arena.kernels.encodeBf16(target.byteOffset, values.byteOffset, values.length);
+      else encode(values, target);
     },
-    tensor: () => Tensor.fromBytes(dtype, shape, bytes),
   };
 }
 
-/**
- * One reusable read buffer per input slot (base, then models), grown to the largest tensor seen:
- * reading into memory already faulted in is 2-3x faster than into a fresh allocation per tensor.
- */
-class ReadBuffers {
-  private readonly slots: Uint8Array[] = [];
+const elementBytes: Record<OutputDType, number> = { f32: 4, f16: 2, bf16: 2 };
+const safetensorsNames: Record<OutputDType, SafetensorsTensorSpec['dtype']> = {
+  f32: 'F32',
+  f16: 'F16',
+  bf16: 'BF16',
+};
 
-  /** With `shared`, the buffers are SharedArrayBuffers that row workers read. */
-  constructor(private readonly shared = false) {}
-
-  get(slot: number, byteLength: number): Uint8Array {
-    let buffer = this.slots[slot];
-    if (!buffer || buffer.byteLength < byteLength) {
-      buffer = new Uint8Array(this.shared ? new SharedArrayBuffer(byteLength) : new ArrayBuffer(byteLength));
-      this.slots[slot] = buffer;
-    }
-    return buffer;
-  }
-}
-
-function runTask(
+/** The output dtype of a task: the override, else the first input's own. */
+function taskDType(
   task: MergeTask,
   models: ReadonlyMap<string, InputModel>,
   outDType: OutputDType | undefined,
+): OutputDType {
+  const firstInput = task.base ?? task.inputs[0]!;
+  return outDType ?? nativeDType(models.get(firstInput.model)!.source.info(firstInput.tensor).dtype);
+}
+
+/** Reusable buffers of one merge: one per input slot (base, then models) and one output. */
+interface MergeBuffers {
+  readonly inputs: ReusableBuffer[];
+  readonly output: ReusableBuffer;
+}
+
+/** Runs one task; returns the output tensor's bytes (a view of a reused buffer: write it before the next task). */
+function runTask(
+  task: MergeTask,
+  models: ReadonlyMap<string, InputModel>,
+  dtype: OutputDType,
   seed: number,
   chunkElements: number,
   warnings: string[],
-  buffers: ReadBuffers,
+  buffers: MergeBuffers,
   scratch: ScratchPool,
   rowWorkers: RowWorkerPool | undefined,
-): Tensor {
-  // Inputs of a merge are dead once the output is encoded, so they are read into reused buffers;
-  // a copied tensor goes to the writer as it is (the writer holds it until its shard is written).
-  const read = (input: { model: string; tensor: string }, slot?: number) => {
+): Uint8Array {
+  // Inputs are dead once the output is encoded, so they are read into reused buffers.
+  const read = (input: { model: string; tensor: string }, slot: number) => {
     const source = models.get(input.model)!.source;
-    const into = slot === undefined ? undefined : buffers.get(slot, source.info(input.tensor).byteLength);
-    const tensor = source.readTensor(input.tensor, into);
+    buffers.inputs[slot] ??= new ReusableBuffer(scratch.arena, rowWorkers !== undefined);
+    const tensor = source.readTensor(
+      input.tensor,
+      buffers.inputs[slot].get(source.info(input.tensor).byteLength),
+    );
     return task.rowLimit !== undefined && tensor.shape[0]! > task.rowLimit
       ? tensor.rows(0, task.rowLimit)
       : tensor;
   };
-  const firstInput = task.base ?? task.inputs[0]!;
-  const dtype = outDType ?? nativeDType(models.get(firstInput.model)!.source.info(firstInput.tensor).dtype);
+  const outputBytes = buffers.output.get(rowGeometry(task.shape).size * elementBytes[dtype]);
   if (task.kind === 'copy') {
-    const tensor = read(task.inputs[0]!);
-    if (tensor.dtype === dtype) return tensor;
-    const output = encodedOutput(dtype, task.shape);
-    output.write(0, tensor.toFloat32());
-    return output.tensor();
+    const tensor = read(task.inputs[0]!, 0);
+    if (tensor.dtype === dtype) return tensor.bytes();
+    encodedOutput(dtype, task.shape, outputBytes).write(0, tensor.toFloat32());
+    return outputBytes;
   }
   const base = task.base ? tensorView(read(task.base, 0)) : undefined;
   const inputs = task.inputs.map((input, index) => tensorView(read(input, index + 1)));
   const shared = rowWorkers !== undefined && rowGeometry(task.shape).size >= rowWorkerMinimumElements;
-  const output = encodedOutput(dtype, task.shape, shared);
+  const output = encodedOutput(dtype, task.shape, outputBytes);
   task.method.doMerge({
     tensorName: task.output,
     shape: task.shape,
@@ -200,7 +211,7 @@ function runTask(
     scratch,
     ...(shared ? { rowWorkers } : {}),
   });
-  return output.tensor();
+  return outputBytes;
 }
 
 function readmeFor(config: MergeConfig, yamlText: string): string {
@@ -236,6 +247,7 @@ export function mergeModels(options: MergeModelOptions): MergeModelResult {
   const started = performance.now();
   const threadsResult = threadsSchema.safeParse(options.threads);
   if (!threadsResult.success) throw new ValidationError('threads', 'an integer from 1 to 64');
+  if (!simdSchema.safeParse(options.simd).success) throw new ValidationError('simd', 'true or false');
   const threads = options.threads ?? Math.min(2, availableParallelism());
   const registry = options.registry ?? defaultMergeMethods;
   let config: MergeConfig;
@@ -263,8 +275,10 @@ export function mergeModels(options: MergeModelOptions): MergeModelResult {
   const models = new Map<string, InputModel>();
   const warnings: string[] = [];
   let staged: ReturnType<typeof stageOutputFolder> | undefined;
-  let writer: SafetensorsShardWriter | undefined;
-  const rowWorkers = threads > 1 ? new RowWorkerPool(threads) : undefined;
+  let writer: SafetensorsPlannedWriter | undefined;
+  // Everything the kernels touch lives in one WebAssembly memory when the host has SIMD (else JS).
+  const arena = options.simd === false ? undefined : MergeArena.create();
+  const rowWorkers = threads > 1 ? new RowWorkerPool(threads, arena) : undefined;
   try {
     for (const reference of references) models.set(reference, openInputModel(reference, configFolder));
     const plan = planMerge({ config, models, registry });
@@ -272,24 +286,36 @@ export function mergeModels(options: MergeModelOptions): MergeModelResult {
     const inputBytesTotal = plan.tasks.reduce((sum, task) => sum + task.inputBytes, 0);
     options.onProgress?.({ type: 'plan-ready', tensors: plan.tasks.length, inputBytes: inputBytesTotal });
     staged = stageOutputFolder(options.outputDir, options.overwrite);
-    writer = new SafetensorsShardWriter(staged.path, {
-      maxShardBytes: options.outShardBytes ?? 5_000_000_000,
-      metadata: { format: 'pt' },
-      indexMetadata: { merge_tool: 'meld' },
-    });
     const outDType = outputDTypeOf(config, options.outDType);
+    const dtypes = plan.tasks.map((task) => taskDType(task, models, outDType));
+    // every output's name, dtype and shape is known now: the shards are laid out up front and each
+    // tensor is written at its offset as soon as it is computed, from one reused output buffer
+    writer = new SafetensorsPlannedWriter(
+      staged.path,
+      plan.tasks.map((task, index) => ({
+        name: task.output,
+        dtype: safetensorsNames[dtypes[index]!],
+        shape: task.shape,
+      })),
+      {
+        maxShardBytes: options.outShardBytes ?? 5_000_000_000,
+        metadata: { format: 'pt' },
+        indexMetadata: { merge_tool: 'meld' },
+      },
+    );
     const seed = options.seed ?? config.random_seed ?? 0;
     const chunkElements = options.chunkElements ?? 1 << 16;
-    const buffers = new ReadBuffers(rowWorkers !== undefined);
-    const scratch = new ScratchPool(rowWorkers !== undefined);
+    const shared = rowWorkers !== undefined;
+    const buffers: MergeBuffers = { inputs: [], output: new ReusableBuffer(arena, shared) };
+    const scratch = new ScratchPool({ shared, ...(arena ? { arena } : {}) });
     let inputBytesDone = 0;
     let outputBytes = 0;
     for (const [index, task] of plan.tasks.entries()) {
       options.onProgress?.({ type: 'tensor-start', name: task.output, index, total: plan.tasks.length });
-      const tensor = runTask(
+      const bytes = runTask(
         task,
         models,
-        outDType,
+        dtypes[index]!,
         seed,
         chunkElements,
         warnings,
@@ -297,9 +323,9 @@ export function mergeModels(options: MergeModelOptions): MergeModelResult {
         scratch,
         rowWorkers,
       );
-      writer.add(task.output, tensor);
+      writer.write(task.output, bytes);
       inputBytesDone += task.inputBytes;
-      outputBytes += tensor.byteLength;
+      outputBytes += bytes.byteLength;
       options.onProgress?.({
         type: 'tensor-end',
         name: task.output,

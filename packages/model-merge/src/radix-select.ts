@@ -1,7 +1,9 @@
 // Exact rank selection over |x| without a scratch copy of the data: two histogram passes over the
 // float bits (non-negative f32 bit patterns order like their values). Pass 1 counts the high 16
 // bits, pass 2 the low 16 bits inside the bucket that holds each wanted rank. Memory: 64K counters
-// per wanted rank; time: two streaming passes, however large the tensor.
+// per wanted rank; time: two streaming passes, however large the tensor. Chunks that live in a
+// MergeArena are counted by its SIMD kernels into arena histograms, added in at the end of the pass.
+import { arenaOf, type MergeArena } from './merge-arena';
 
 const floatView = new Float32Array(1);
 const bitView = new Uint32Array(floatView.buffer);
@@ -26,6 +28,10 @@ export class MagnitudeRankSelector {
   private readonly low: Uint32Array[];
   private buckets: number[] = [];
   private greaterAbove: number[] = [];
+  /** Histograms borrowed from an arena (high pass, then one per rank), added into ours at the pass end. */
+  private arena: MergeArena | undefined;
+  private arenaHigh: Uint32Array | undefined;
+  private arenaLow: Uint32Array[] | undefined;
 
   constructor(ranks: readonly number[]) {
     this.ranks = ranks;
@@ -34,6 +40,12 @@ export class MagnitudeRankSelector {
 
   /** Pass 1: feed every chunk. */
   observeHigh(values: Float32Array): void {
+    const arena = this.arenaFor(values);
+    if (arena) {
+      this.arenaHigh ??= arena.borrowHistogram();
+      arena.kernels.histHigh(this.arenaHigh.byteOffset, values.byteOffset, values.length);
+      return;
+    }
     const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
     const high = this.high;
     for (let i = 0; i < bits.length; i++) high[(bits[i]! & 0x7fffffff) >>> 16]!++;
@@ -41,6 +53,11 @@ export class MagnitudeRankSelector {
 
   /** Between the passes. */
   endHigh(): void {
+    if (this.arenaHigh) {
+      for (let bucket = 0; bucket < 65536; bucket++) this.high[bucket]! += this.arenaHigh[bucket]!;
+      this.arena!.returnHistogram(this.arenaHigh);
+      this.arenaHigh = undefined;
+    }
     this.buckets = [];
     this.greaterAbove = [];
     for (const rank of this.ranks) {
@@ -58,6 +75,18 @@ export class MagnitudeRankSelector {
 
   /** Pass 2: feed every chunk again. */
   observeLow(values: Float32Array): void {
+    const arena = this.arenaFor(values);
+    if (arena) {
+      this.arenaLow ??= this.ranks.map(() => arena.borrowHistogram());
+      for (let r = 0; r < this.ranks.length; r++)
+        arena.kernels.histLow(
+          this.arenaLow[r]!.byteOffset,
+          values.byteOffset,
+          values.length,
+          this.buckets[r]!,
+        );
+      return;
+    }
     const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
     for (let r = 0; r < this.ranks.length; r++) {
       const bucket = this.buckets[r]!;
@@ -69,7 +98,24 @@ export class MagnitudeRankSelector {
     }
   }
 
+  /** The arena whose kernels count `values` (the first chunk's arena; a chunk elsewhere is counted in JS). */
+  private arenaFor(values: Float32Array): MergeArena | undefined {
+    const arena = arenaOf(values);
+    if (arena === undefined || (this.arena !== undefined && arena !== this.arena)) return undefined;
+    this.arena = arena;
+    return arena;
+  }
+
   results(): RankResult[] {
+    if (this.arenaLow) {
+      for (let r = 0; r < this.ranks.length; r++) {
+        const low = this.low[r]!;
+        const counted = this.arenaLow[r]!;
+        for (let index = 0; index < 65536; index++) low[index]! += counted[index]!;
+        this.arena!.returnHistogram(counted);
+      }
+      this.arenaLow = undefined;
+    }
     return this.ranks.map((rank, r) => {
       const low = this.low[r]!;
       let greater = this.greaterAbove[r]!;

@@ -1,5 +1,6 @@
-// Row workers must not change a single output byte: the same merges with threads 1, 2 and 3 are
-// compared file by file, on models with tensors large enough to be split between the workers.
+// Neither row workers nor the SIMD kernels may change a single output byte: the same merges with the
+// plain JS kernels and with SIMD on threads 1, 2 and 3 are compared file by file, on models with
+// tensors large enough to be split between the workers.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +31,7 @@ function withLargeHead(weights: StoriesWeights, seed: number): StoriesWeights {
   };
 }
 
-describeWithShared('row workers (threads 1 vs 2 vs 3)', storiesFiles, () => {
+describeWithShared('JS kernels vs SIMD kernels on threads 1, 2 and 3', storiesFiles, () => {
   let root: string;
   const folders: Record<string, string> = {};
 
@@ -61,7 +62,7 @@ describeWithShared('row workers (threads 1 vs 2 vs 3)', storiesFiles, () => {
     ['della', 'bf16', 'a', 'b', 'density: 0.5, ', false],
   ] as const;
   for (const [method, dtype, first, second, extra, parallelPath] of cases) {
-    it(`${method} (${first}, ${second} → ${dtype}) writes the same bytes with 1, 2 and 3 threads`, () => {
+    it(`${method} (${first}, ${second} → ${dtype}) writes the same bytes in JS and with SIMD on 1, 2 and 3 threads`, () => {
       const config = `
 merge_method: ${method}
 base_model: ${folders.base}
@@ -75,18 +76,25 @@ models:
 dtype: ${dtype}
 random_seed: 7
 `;
-      const outputs = [1, 2, 3].map((threads) => {
+      const outputs = [0, 1, 2, 3].map((threads) => {
         const outputDir = join(root, `${method}-${dtype}-${threads}`);
-        const result = mergeModels({ config, outputDir, threads, outShardBytes: 1_000_000 });
+        const result = mergeModels({
+          config,
+          outputDir,
+          threads: Math.max(1, threads),
+          simd: threads > 0, // 0: one thread, plain JS kernels
+          outShardBytes: 1_000_000,
+        });
         return { outputDir, result };
       });
-      const [single, ...parallel] = outputs as [(typeof outputs)[0], ...typeof outputs];
+      const [single, ...others] = outputs as [(typeof outputs)[0], ...typeof outputs];
+      const parallel = others.slice(1);
       expect(single.result.parallelTensors).toBe(0);
+      expect(others[0]!.result.parallelTensors).toBe(0);
       const files = readdirSync(single.outputDir).sort();
       expect(files.filter((f) => f.endsWith('.safetensors')).length).toBeGreaterThan(1);
-      for (const run of parallel) {
-        if (parallelPath) expect(run.result.parallelTensors).toBeGreaterThan(0);
-        else expect(run.result.parallelTensors).toBe(0);
+      for (const run of parallel) expect(run.result.parallelTensors > 0).toBe(parallelPath);
+      for (const run of others) {
         expect(readdirSync(run.outputDir).sort()).toEqual(files);
         for (const file of files) {
           const a = readFileSync(join(single.outputDir, file));

@@ -13,9 +13,11 @@ import {
   f16ToF32Table,
   MeldError,
 } from '@meld/tensor-core';
+import { type MergeArena, ReusableBuffer } from './merge-arena';
 import { applyTopK, countEqualMagnitude, type SparsifierSpec } from './methods/sparsify';
 import { consensusKernel, sumKernel } from './methods/task-arithmetic';
 import { applyBernoulli, mix32, uniformAt } from './random';
+import { mergeKernelModuleBytes } from './simd/kernels';
 import {
   addScaled,
   addScaledWords,
@@ -38,6 +40,8 @@ interface SharedArrayRef {
   readonly buffer: SharedArrayBuffer;
   readonly byteOffset: number;
   readonly length: number;
+  /** The array lives in the pool's MergeArena: byteOffset is the SIMD kernels' pointer. */
+  readonly arena: boolean;
 }
 
 /** out = Σ terms[i].coefficient · input (the first term assigned as 0 + c·x unless zeroFill), encoded. */
@@ -77,10 +81,11 @@ export interface TaskArithmeticJob {
   readonly chunkElements: number;
 }
 
-function sharedRef(elements: RawElements): SharedArrayRef | undefined {
+function sharedRef(elements: RawElements, arena?: MergeArena): SharedArrayRef | undefined {
   const { buffer, byteOffset, length } = elements.array;
   if (!(buffer instanceof SharedArrayBuffer)) return undefined;
-  return { dtype: elements.dtype, buffer, byteOffset, length };
+  const inArena = arena?.owns(elements.array) ?? false;
+  return { dtype: elements.dtype, buffer, byteOffset, length, arena: inArena };
 }
 
 /** The body of every worker (plain JS once compiled: it refers to nothing outside its parameters). */
@@ -91,10 +96,19 @@ function workerMain(
   // biome-ignore lint/suspicious/noExplicitAny: the kernels arrive as source text, typed at their definitions
   kernels: Record<string, (...args: any[]) => any>,
   errors: MessagePort,
+  // biome-ignore lint/suspicious/noExplicitAny: the SIMD kernels' exports (simd/kernels.ts types them)
+  wasm: any,
 ): void {
-  let chunk = new Float32Array(0);
-  let baseChunk = new Float32Array(0);
+  let chunk: Float32Array = new Float32Array(0);
+  let baseChunk: Float32Array = new Float32Array(0);
   let deltaChunks: Float32Array[] = [];
+  // with the SIMD kernels, the chunk buffers are this worker's region of the arena (job.scratch)
+  const arenaChunks = (scratch: SharedArrayRef, count: number, capacity: number): Float32Array[] =>
+    Array.from(
+      { length: count },
+      (_, index) => new Float32Array(scratch.buffer, scratch.byteOffset + index * capacity * 4, capacity),
+    );
+  const simd = (refs: SharedArrayRef[]): boolean => wasm !== undefined && refs.every((ref) => ref.arena);
   const open = (ref: SharedArrayRef): Uint16Array | Float32Array =>
     ref.dtype === 'f32'
       ? new Float32Array(ref.buffer, ref.byteOffset, ref.length)
@@ -105,8 +119,11 @@ function workerMain(
     output: Uint16Array | Float32Array,
     start: number,
     out: Float32Array,
+    useSimd: boolean,
   ) => {
     if (ref.dtype === 'f32') (output as Float32Array).set(out, start);
+    else if (useSimd && ref.dtype === 'bf16')
+      wasm.encodeBf16(ref.byteOffset + 2 * start, out.byteOffset, out.length);
     else {
       const words = (output as Uint16Array).subarray(start, start + out.length);
       if (ref.dtype === 'bf16') kernels.encodeBf16Into!(out, words);
@@ -119,24 +136,33 @@ function workerMain(
     const output = open(job.output);
     const rowLength = job.rowLength as number;
     const rowsPerChunk = Math.max(1, Math.floor(job.chunkElements / Math.max(1, rowLength)));
-    if (chunk.length < rowsPerChunk * rowLength) chunk = new Float32Array(rowsPerChunk * rowLength);
+    const useSimd = simd([...job.inputs, job.output, job.scratch]);
+    let buffer = chunk;
+    if (useSimd) buffer = arenaChunks(job.scratch, 1, rowsPerChunk * rowLength)[0]!;
+    else if (chunk.length < rowsPerChunk * rowLength)
+      buffer = chunk = new Float32Array(rowsPerChunk * rowLength);
     for (let rowStart = job.rowStart; rowStart < job.rowEnd; rowStart += rowsPerChunk) {
       const rowEnd = Math.min(job.rowEnd, rowStart + rowsPerChunk);
       const start = rowStart * rowLength;
-      const out = chunk.subarray(0, (rowEnd - rowStart) * rowLength);
+      const out = buffer.subarray(0, (rowEnd - rowStart) * rowLength);
       if (job.zeroFill) out.fill(0);
       for (let index = 0; index < inputs.length; index++) {
         const first = index === 0 && !job.zeroFill;
         const c = job.coefficients[index] as number;
         const ref = job.inputs[index] as SharedArrayRef;
         const input = inputs[index]!;
-        if (ref.dtype === 'f32') {
+        if (useSimd && ref.dtype !== 'f16') {
+          const pointer = ref.byteOffset + start * (ref.dtype === 'f32' ? 4 : 2);
+          if (ref.dtype === 'f32')
+            (first ? wasm.scaleF32 : wasm.axpyF32)(out.byteOffset, pointer, out.length, c);
+          else (first ? wasm.scaleBf16 : wasm.axpyBf16)(out.byteOffset, pointer, out.length, c);
+        } else if (ref.dtype === 'f32') {
           if (first) kernels.setScaled!(out, c, input, start);
           else kernels.addScaled!(out, c, input, start);
         } else if (first) kernels.setScaledWords!(out, c, input, start, tableOf(ref));
         else kernels.addScaledWords!(out, c, input, start, tableOf(ref));
       }
-      encode(job.output, output, start, out);
+      encode(job.output, output, start, out, useSimd);
     }
   };
   // biome-ignore lint/suspicious/noExplicitAny: messages are plain data built by RowWorkerPool
@@ -150,10 +176,29 @@ function workerMain(
     const rowLength = job.rowLength as number;
     const rowsPerChunk = Math.max(1, Math.floor(job.chunkElements / Math.max(1, rowLength)));
     const capacity = rowsPerChunk * rowLength;
-    if (chunk.length < capacity) chunk = new Float32Array(capacity);
-    if (baseChunk.length < capacity) baseChunk = new Float32Array(capacity);
-    if (deltaChunks.length < models.length || (deltaChunks[0]?.length ?? 0) < capacity)
-      deltaChunks = models.map(() => new Float32Array(capacity));
+    const useSimd = simd([
+      baseRef,
+      ...modelRefs,
+      ...(job.cache ?? []),
+      ...(countOnly ? [] : [job.output]),
+      job.scratch,
+    ]);
+    let [outChunk, bChunk, dChunks]: [Float32Array, Float32Array, Float32Array[]] = [
+      chunk,
+      baseChunk,
+      deltaChunks,
+    ];
+    // the i32 the counting kernels store their result in: the scratch region's last slot
+    const resultPointer = job.scratch.byteOffset + (job.scratch.length - 1) * 4;
+    if (useSimd) {
+      const chunks = arenaChunks(job.scratch, models.length + 2, capacity);
+      [outChunk, bChunk, dChunks] = [chunks[0]!, chunks[1]!, chunks.slice(2)];
+    } else {
+      if (chunk.length < capacity) outChunk = chunk = new Float32Array(capacity);
+      if (baseChunk.length < capacity) bChunk = baseChunk = new Float32Array(capacity);
+      if (deltaChunks.length < models.length || (deltaChunks[0]?.length ?? 0) < capacity)
+        dChunks = deltaChunks = models.map(() => new Float32Array(capacity));
+    }
     const specs = job.specs as {
       kind: string;
       last: number;
@@ -169,9 +214,11 @@ function workerMain(
       const rowEnd = Math.min(job.rowEnd, rowStart + rowsPerChunk);
       const start = rowStart * rowLength;
       const length = (rowEnd - rowStart) * rowLength;
-      const b = baseChunk.subarray(0, length);
+      const b = bChunk.subarray(0, length);
       if (!(countOnly && cache)) {
         if (baseRef.dtype === 'f32') b.set((base as Float32Array).subarray(start, start + length));
+        else if (useSimd && baseRef.dtype === 'bf16')
+          wasm.decodeBf16(b.byteOffset, baseRef.byteOffset + 2 * start, length);
         else if (baseRef.dtype === 'bf16')
           kernels.decodeBf16Into!((base as Uint16Array).subarray(start, start + length), b);
         else for (let i = 0; i < length; i++) b[i] = tables.f16[base[start + i]!]!;
@@ -181,25 +228,60 @@ function workerMain(
         let delta: Float32Array;
         if (cache) delta = (cache[index] as Float32Array).subarray(start, start + length);
         else {
-          delta = deltaChunks[index]!.subarray(0, length);
+          delta = dChunks[index]!.subarray(0, length);
           const ref = modelRefs[index]!;
-          if (ref.dtype === 'f32') kernels.subtractInto!(delta, models[index], start, b);
+          if (useSimd && ref.dtype === 'f32')
+            wasm.subF32(delta.byteOffset, ref.byteOffset + 4 * start, b.byteOffset, length);
+          else if (useSimd && ref.dtype === 'bf16')
+            wasm.subBf16(delta.byteOffset, ref.byteOffset + 2 * start, b.byteOffset, length);
+          else if (ref.dtype === 'f32') kernels.subtractInto!(delta, models[index], start, b);
           else kernels.subtractWordsInto!(delta, models[index], start, tableOf(ref), b);
         }
         const spec = specs[index]!;
         if (countOnly) {
-          if (spec.kind === 'top') counts[index]! += kernels.countEqualMagnitude!(delta, spec.last);
+          if (spec.kind === 'top')
+            if (useSimd) {
+              wasm.countEqualMagnitude(delta.byteOffset, length, spec.last, resultPointer);
+              counts[index]! += new Int32Array(job.scratch.buffer, resultPointer, 1)[0]!;
+            } else counts[index]! += kernels.countEqualMagnitude!(delta, spec.last);
           continue;
         }
-        if (spec.kind === 'top')
+        if (spec.kind === 'top' && useSimd) {
+          wasm.applyTopK(
+            delta.byteOffset,
+            length,
+            spec.last,
+            spec.quota,
+            seen[index],
+            spec.factor,
+            resultPointer,
+          );
+          seen[index] = new Int32Array(job.scratch.buffer, resultPointer, 1)[0]!;
+        } else if (spec.kind === 'top')
           seen[index] = kernels.applyTopK!(delta, spec.last, spec.quota, seen[index], spec.factor);
         else if (spec.kind === 'bernoulli')
           kernels.applyBernoulli!(delta, start, spec.key, spec.density, spec.factor);
         sparse.push(delta);
       }
       if (countOnly) continue;
-      const out = chunk.subarray(0, length);
-      if (job.consensus)
+      const out = outChunk.subarray(0, length);
+      if (job.consensus && useSimd && sparse.length === 2 && !job.countSign)
+        wasm.consensus2(
+          out.byteOffset,
+          b.byteOffset,
+          sparse[0]!.byteOffset,
+          sparse[1]!.byteOffset,
+          length,
+          job.signFactors[0],
+          job.signFactors[1],
+          job.weights[0],
+          job.weights[1],
+          job.divisorFactors[0],
+          job.divisorFactors[1],
+          job.normalize ? 1 : 0,
+          job.lambda,
+        );
+      else if (job.consensus)
         kernels.consensusKernel!(
           out,
           b,
@@ -211,8 +293,18 @@ function workerMain(
           job.normalize,
           job.lambda,
         );
-      else kernels.sumKernel!(out, b, sparse, job.weights, job.divisor, job.lambda);
-      encode(job.output, output!, start, out);
+      else if (useSimd) {
+        const scale = job.lambda / (Math.abs(job.divisor) < 1e-8 ? 1 : job.divisor);
+        out.set(b);
+        for (let index = 0; index < sparse.length; index++)
+          wasm.axpyF32(
+            out.byteOffset,
+            sparse[index]!.byteOffset,
+            length,
+            Math.fround(scale * job.weights[index]),
+          );
+      } else kernels.sumKernel!(out, b, sparse, job.weights, job.divisor, job.lambda);
+      encode(job.output, output!, start, out, useSimd);
     }
     if (countOnly) new Float64Array(job.counts).set(counts, job.slot * models.length);
   };
@@ -259,7 +351,8 @@ function workerSource(): string {
     "const { workerData } = require('node:worker_threads');",
     ...[...helpers, ...Object.values(kernels)].map((f) => f.toString()),
     `const kernels = { ${entries.join(', ')} };`,
-    `(${workerMain.toString()})(workerData.port, { bf16: new Float32Array(workerData.bf16), f16: new Float32Array(workerData.f16) }, new Int32Array(workerData.control), kernels, workerData.errors);`,
+    'const wasm = workerData.memory ? new WebAssembly.Instance(new WebAssembly.Module(workerData.moduleBytes), { env: { memory: workerData.memory } }).exports : undefined;',
+    `(${workerMain.toString()})(workerData.port, { bf16: new Float32Array(workerData.bf16), f16: new Float32Array(workerData.f16) }, new Int32Array(workerData.control), kernels, workerData.errors, wasm);`,
   ].join('\n');
 }
 
@@ -267,6 +360,11 @@ function sharedCopy(values: Float32Array): SharedArrayBuffer {
   const buffer = new SharedArrayBuffer(values.byteLength);
   new Float32Array(buffer).set(values);
   return buffer;
+}
+
+/** f32 values in one chunk buffer: whole rows, about `chunkElements` (at least one row). */
+function chunkFloats(rowLength: number, chunkElements: number): number {
+  return Math.max(1, Math.floor(chunkElements / Math.max(1, rowLength))) * Math.max(1, rowLength);
 }
 
 /** Waits this long without any worker finishing before giving up (a worker that never started). */
@@ -280,8 +378,30 @@ export class RowWorkerPool {
   private readonly control = new Int32Array(new SharedArrayBuffer(8));
   /** Jobs run on the workers so far (one per large tensor). */
   jobs = 0;
+  /** Each worker's chunk buffers, in the arena (with one). */
+  private readonly scratch: ReusableBuffer[];
 
-  constructor(readonly threads: number) {}
+  /** With an arena, workers run the SIMD kernels on the arrays that live in it. */
+  constructor(
+    readonly threads: number,
+    private readonly arena?: MergeArena,
+  ) {
+    this.scratch = Array.from({ length: threads }, () => new ReusableBuffer(arena, true));
+  }
+
+  /** Worker `worker`'s chunk region of `floats` f32 values, as a job field. */
+  private scratchRef(worker: number, floats: number): SharedArrayRef {
+    // one more slot at the end: where the counting kernels store their result
+    const bytes = this.scratch[worker]!.get((floats + 1) * 4);
+    return sharedRef(
+      { dtype: 'f32', array: new Float32Array(bytes.buffer, bytes.byteOffset, floats + 1) },
+      this.arena,
+    )!;
+  }
+
+  private ref(elements: RawElements): SharedArrayRef {
+    return sharedRef(elements, this.arena)!;
+  }
 
   /** Whether a job over these elements can run here (all of them in SharedArrayBuffers). */
   accepts(inputs: readonly (RawElements | undefined)[], output: RawElements | undefined): boolean {
@@ -303,7 +423,14 @@ export class RowWorkerPool {
       const errors = new MessageChannel();
       const worker = new Worker(source, {
         eval: true,
-        workerData: { port: channel.port2, bf16, f16, control: this.control.buffer, errors: errors.port2 },
+        workerData: {
+          port: channel.port2,
+          bf16,
+          f16,
+          control: this.control.buffer,
+          errors: errors.port2,
+          ...(this.arena ? { memory: this.arena.memory, moduleBytes: mergeKernelModuleBytes() } : {}),
+        },
         transferList: [channel.port2, errors.port2],
       });
       worker.unref();
@@ -317,11 +444,13 @@ export class RowWorkerPool {
   combine(job: CombineJob): void {
     this.start();
     this.jobs++;
-    const inputs = job.inputs.map((input) => sharedRef(input)!);
-    const output = sharedRef(job.output)!;
+    const inputs = job.inputs.map((input) => this.ref(input));
+    const output = this.ref(job.output);
     const count = Math.min(this.workers.length, Math.max(1, job.rowCount));
+    const capacity = chunkFloats(job.rowLength, job.chunkElements);
     this.run(count, (index) => ({
       type: 'combine',
+      scratch: this.scratchRef(index, capacity),
       inputs,
       coefficients: job.coefficients,
       zeroFill: job.zeroFill,
@@ -343,13 +472,14 @@ export class RowWorkerPool {
       rowEnd: Math.floor((job.rowCount * (index + 1)) / count),
     }));
     const common = {
-      base: sharedRef(job.base)!,
-      models: job.models.map((model) => sharedRef(model)!),
-      ...(job.cache ? { cache: job.cache.map((array) => sharedRef({ dtype: 'f32', array })!) } : {}),
+      base: this.ref(job.base),
+      models: job.models.map((model) => this.ref(model)),
+      ...(job.cache ? { cache: job.cache.map((array) => this.ref({ dtype: 'f32', array })) } : {}),
       rowLength: job.rowLength,
       chunkElements: job.chunkElements,
     };
     const n = job.models.length;
+    const scratchFloats = (n + 2) * chunkFloats(job.rowLength, job.chunkElements);
     // top-k keeps the first ties at the threshold in element order: each worker starts from the
     // count of ties in the rows before its own
     const seenBefore = ranges.map(() => job.specs.map((spec) => (spec.kind === 'top' ? spec.seen : 0)));
@@ -360,6 +490,7 @@ export class RowWorkerPool {
       this.run(count, (worker) => ({
         type: 'count',
         ...common,
+        scratch: this.scratchRef(worker, scratchFloats),
         specs: job.specs,
         counts,
         pieces: ranges.slice(0, -1).map(({ rowStart, rowEnd }, range) => ({
@@ -377,10 +508,11 @@ export class RowWorkerPool {
           seenBefore[range]![model] = seenBefore[range - 1]![model]! + ties;
         }
     }
-    const output = sharedRef(job.output)!;
+    const output = this.ref(job.output);
     this.run(count, (worker) => ({
       type: 'task',
       ...common,
+      scratch: this.scratchRef(worker, scratchFloats),
       ...ranges[worker]!,
       specs: job.specs.map((spec, model) =>
         spec.kind === 'top' ? { ...spec, seen: seenBefore[worker]![model]! } : spec,

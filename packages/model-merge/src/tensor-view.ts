@@ -9,6 +9,7 @@ import {
   ShapeMismatchError,
   Tensor,
 } from '@meld/tensor-core';
+import { commonArena } from './merge-arena';
 
 export interface TensorView {
   readonly shape: readonly number[];
@@ -77,14 +78,20 @@ export function accumulateRows(
   }
 }
 
+// The element kernels below compute in f32 (each product rounded to f32 before the sum, as f32
+// hardware does), so the SIMD kernels of simd/ give the same bits; row workers run them from their
+// source text, so they refer to nothing outside their parameters.
+
 /** out[i] += c · x[start + i] (top level: V8 optimises one copy for every caller). */
 export function addScaled(out: Float32Array, c: number, x: Float32Array, start: number): void {
-  for (let i = 0; i < out.length; i++) out[i]! += c * x[start + i]!;
+  const cf = Math.fround(c);
+  for (let i = 0; i < out.length; i++) out[i] = out[i]! + Math.fround(cf * x[start + i]!);
 }
 
 /** out[i] = 0 + c · x[start + i] (the + 0 turns −0 into +0, as accumulating into zeros does). */
 export function setScaled(out: Float32Array, c: number, x: Float32Array, start: number): void {
-  for (let i = 0; i < out.length; i++) out[i] = c * x[start + i]! + 0;
+  const cf = Math.fround(c);
+  for (let i = 0; i < out.length; i++) out[i] = Math.fround(cf * x[start + i]!) + 0;
 }
 
 /** out[i] = 0 + c · table[words[start + i]]. */
@@ -95,7 +102,8 @@ export function setScaledWords(
   start: number,
   table: Float32Array,
 ): void {
-  for (let i = 0; i < out.length; i++) out[i] = c * table[words[start + i]!]! + 0;
+  const cf = Math.fround(c);
+  for (let i = 0; i < out.length; i++) out[i] = Math.fround(cf * table[words[start + i]!]!) + 0;
 }
 
 /** out[i] = x[start + i] − y[i]. */
@@ -111,7 +119,8 @@ export function addScaledWords(
   start: number,
   table: Float32Array,
 ): void {
-  for (let i = 0; i < out.length; i++) out[i]! += c * table[words[start + i]!]!;
+  const cf = Math.fround(c);
+  for (let i = 0; i < out.length; i++) out[i] = out[i]! + Math.fround(cf * table[words[start + i]!]!);
 }
 
 /** out[i] = table[words[start + i]] − y[i]. */
@@ -146,14 +155,25 @@ function wordView(tensor: Tensor, words: Uint16Array, bf16: boolean): TensorView
       const start = rowStart * rowLength;
       const count = (rowEnd - rowStart) * rowLength;
       const out = into.subarray(0, count);
-      if (subtract) subtractWordsInto(out, words, start, table, subtract);
-      else decode(words.subarray(start, start + count), out);
+      const source = words.subarray(start, start + count);
+      const arena = bf16 ? commonArena(out, source, ...(subtract ? [subtract] : [])) : undefined;
+      if (arena) {
+        if (subtract) arena.kernels.subBf16(out.byteOffset, source.byteOffset, subtract.byteOffset, count);
+        else arena.kernels.decodeBf16(out.byteOffset, source.byteOffset, count);
+      } else if (subtract) subtractWordsInto(out, words, start, table, subtract);
+      else decode(source, out);
       return out;
     },
     accumulate(rowStart, rowEnd, coefficient, out, first) {
-      const target = out.subarray(0, (rowEnd - rowStart) * rowLength);
-      if (first) setScaledWords(target, coefficient, words, rowStart * rowLength, table);
-      else addScaledWords(target, coefficient, words, rowStart * rowLength, table);
+      const count = (rowEnd - rowStart) * rowLength;
+      const target = out.subarray(0, count);
+      const start = rowStart * rowLength;
+      const arena = bf16 ? commonArena(target, words) : undefined;
+      if (arena) {
+        const kernel = first ? arena.kernels.scaleBf16 : arena.kernels.axpyBf16;
+        kernel(target.byteOffset, words.byteOffset + 2 * start, count, coefficient);
+      } else if (first) setScaledWords(target, coefficient, words, start, table);
+      else addScaledWords(target, coefficient, words, start, table);
     },
   };
 }
@@ -188,14 +208,22 @@ export function tensorView(tensor: Tensor): TensorView {
       readInto(rowStart, rowEnd, into, subtract) {
         const start = rowStart * rowLength;
         const out = into.subarray(0, (rowEnd - rowStart) * rowLength);
-        if (subtract) subtractInto(out, data, start, subtract);
+        const arena = subtract ? commonArena(out, data, subtract) : undefined;
+        if (arena)
+          arena.kernels.subF32(out.byteOffset, data.byteOffset + 4 * start, subtract!.byteOffset, out.length);
+        else if (subtract) subtractInto(out, data, start, subtract);
         else out.set(data.subarray(start, start + out.length));
         return out;
       },
       accumulate(rowStart, rowEnd, coefficient, out, first) {
         const target = out.subarray(0, (rowEnd - rowStart) * rowLength);
-        if (first) setScaled(target, coefficient, data, rowStart * rowLength);
-        else addScaled(target, coefficient, data, rowStart * rowLength);
+        const start = rowStart * rowLength;
+        const arena = commonArena(target, data);
+        if (arena) {
+          const kernel = first ? arena.kernels.scaleF32 : arena.kernels.axpyF32;
+          kernel(target.byteOffset, data.byteOffset + 4 * start, target.length, coefficient);
+        } else if (first) setScaled(target, coefficient, data, start);
+        else addScaled(target, coefficient, data, start);
       },
     };
   }

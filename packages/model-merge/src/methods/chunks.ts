@@ -1,5 +1,6 @@
 // Row-chunk helpers shared by the methods.
 import type { RowWorkerPool } from '../row-workers';
+import type { ScratchPool } from '../scratch-pool';
 import {
   accumulateRows,
   type RawElements,
@@ -111,7 +112,7 @@ export function axpy(out: Float32Array, c: number, x: Float32Array): void {
  * The output must copy or encode what it is given (it is the same buffer every chunk).
  */
 export function writeCombination(
-  context: ChunkGeometry & { output: TensorOutput; rowWorkers?: RowWorkerPool },
+  context: ChunkGeometry & { output: TensorOutput; rowWorkers?: RowWorkerPool; scratch?: ScratchPool },
   coefficients: readonly number[],
   options: { subtractBase: boolean; baseCoefficient: number },
 ): void {
@@ -137,7 +138,8 @@ export function writeCombination(
     });
     return;
   }
-  const buffer = new Float32Array(chunkCapacity(context));
+  const capacity = chunkCapacity(context);
+  const buffer = context.scratch?.chunks(1, capacity)[0] ?? new Float32Array(capacity);
   forEachChunk(context, (rowStart, rowEnd) => {
     const out = buffer.subarray(0, (rowEnd - rowStart) * rowLength);
     if (context.models.length === 0) out.fill(0);

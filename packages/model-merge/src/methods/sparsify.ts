@@ -7,6 +7,7 @@
 // (PEFT/DARE paper: divide by the keep probability, 1/density or 1/p_i for DELLA).
 // Ties in magnitude are broken by element index (earlier wins), so results never depend on chunking.
 import { ValidationError } from '@meld/tensor-core';
+import { arenaOf } from '../merge-arena';
 import { MagnitudeRankSelector } from '../radix-select';
 import { applyBernoulli, uniformAt } from '../random';
 
@@ -68,6 +69,7 @@ export function applyTopK(
   factor: number,
 ): number {
   let seen = seenBefore;
+  const f = Math.fround(factor); // f32 arithmetic, as the SIMD kernel's
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
     const a = Math.abs(v);
@@ -75,7 +77,7 @@ export function applyTopK(
     const equal = +(a === last);
     const kept = greater + equal * +(seen < quota); // the two cases exclude each other
     seen += equal;
-    values[i] = kept * (v * factor);
+    values[i] = kept * Math.fround(v * f);
   }
   return seen;
 }
@@ -151,7 +153,11 @@ class RankWindow {
     const last = this.last;
     if (this.low === 0) {
       // top-k (TIES): keep |x| > last, and the first (high − #greater) elements equal to it
-      this.seenLast = applyTopK(values, last, this.high - this.greaterThanLast, this.seenLast, factor);
+      const quota = this.high - this.greaterThanLast;
+      const arena = arenaOf(values);
+      this.seenLast = arena
+        ? arena.applyTopK(values, last, quota, this.seenLast, factor)
+        : applyTopK(values, last, quota, this.seenLast, factor);
       return;
     }
     for (let i = 0; i < values.length; i++) {

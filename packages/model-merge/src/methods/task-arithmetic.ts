@@ -9,6 +9,7 @@
 //   result = θ0 + λ·mixed
 // mergekit: merge_methods/generalized_task_arithmetic.py; PEFT: utils/merge_utils.py.
 import { z } from 'zod';
+import { commonArena } from '../merge-arena';
 import { defineMergeMethod, type MergeMethodV1 } from '../method';
 import { randomKey } from '../random';
 import { readRowsInto } from '../tensor-view';
@@ -31,7 +32,10 @@ export interface TaskArithmeticVariant {
   };
 }
 
-/** out = b + λ·Σ mi·wi·τi / Σ mi·di with mi = [sign(fi·τi) = elected sign]; a top-level function so V8 optimises it. */
+/**
+ * out = b + λ·Σ mi·wi·τi / Σ mi·di with mi = [sign(fi·τi) = elected sign]; a top-level function so V8
+ * optimises it. The two-model case (TIES' usual) computes in f32, as simd/'s consensus2 does.
+ */
 export function consensusKernel(
   out: Float32Array,
   b: Float32Array,
@@ -46,25 +50,25 @@ export function consensusKernel(
   const n = sparse.length;
   if (n === 2 && !countSign) {
     const [x, y] = sparse as [Float32Array, Float32Array];
-    const [fx, fy] = [signFactors[0]!, signFactors[1]!];
-    const [wx, wy] = [w[0]!, w[1]!];
-    const [dx, dy] = [divisorFactors[0]!, divisorFactors[1]!];
+    const f = Math.fround;
+    const [fx, fy] = [f(signFactors[0]!), f(signFactors[1]!)];
+    const [wx, wy] = [f(w[0]!), f(w[1]!)];
+    const [dx, dy] = [f(divisorFactors[0]!), f(divisorFactors[1]!)];
+    const l = f(lambda);
+    const tiny = f(1e-8);
     // branch-free: which deltas agree with the elected sign is data-dependent and unpredictable
     for (let k = 0; k < out.length; k++) {
       const tx = x[k]!;
       const ty = y[k]!;
-      const vx = tx * fx;
-      const vy = ty * fy;
-      const elected = 2 * +(vx + vy >= 0) - 1;
+      const vx = f(tx * fx);
+      const vy = f(ty * fy);
+      const elected = 2 * +(f(vx + vy) >= 0) - 1;
       const mx = +(+(vx > 0) - +(vx < 0) === elected);
       const my = +(+(vy > 0) - +(vy < 0) === elected);
-      let mixed = mx * (wx * tx) + my * (wy * ty);
-      const divisor = mx * dx + my * dy;
-      if (normalize) {
-        const tiny = +(Math.abs(divisor) < 1e-8);
-        mixed /= divisor + tiny * (1 - divisor);
-      }
-      out[k] = b[k]! + lambda * mixed;
+      let mixed = f(mx * f(wx * tx) + my * f(wy * ty));
+      const divisor = f(mx * dx + my * dy);
+      if (normalize) mixed = f(mixed / (Math.abs(divisor) < tiny ? 1 : divisor));
+      out[k] = b[k]! + f(l * mixed);
     }
     return;
   }
@@ -90,7 +94,7 @@ export function consensusKernel(
   }
 }
 
-/** out = b + λ·Σ wi·τi / divisor. */
+/** out = b + λ·Σ wi·τi / divisor, each term's factor and product rounded to f32 (as simd/'s axpyF32). */
 export function sumKernel(
   out: Float32Array,
   b: Float32Array,
@@ -103,9 +107,63 @@ export function sumKernel(
   out.set(b);
   for (let i = 0; i < sparse.length; i++) {
     const x = sparse[i]!;
-    const factor = scale * w[i]!;
-    for (let k = 0; k < out.length; k++) out[k]! += factor * x[k]!;
+    const factor = Math.fround(scale * w[i]!);
+    for (let k = 0; k < out.length; k++) out[k] = out[k]! + Math.fround(factor * x[k]!);
   }
+}
+
+/** consensusKernel, on the SIMD kernels when every array lives in one arena and the case is theirs. */
+export function consensusChunk(
+  out: Float32Array,
+  b: Float32Array,
+  sparse: readonly Float32Array[],
+  signFactors: Float64Array,
+  w: Float64Array,
+  divisorFactors: Float64Array,
+  countSign: boolean,
+  normalize: boolean,
+  lambda: number,
+): void {
+  const arena = sparse.length === 2 && !countSign ? commonArena(out, b, ...sparse) : undefined;
+  if (arena === undefined) {
+    consensusKernel(out, b, sparse, signFactors, w, divisorFactors, countSign, normalize, lambda);
+    return;
+  }
+  arena.kernels.consensus2(
+    out.byteOffset,
+    b.byteOffset,
+    sparse[0]!.byteOffset,
+    sparse[1]!.byteOffset,
+    out.length,
+    signFactors[0]!,
+    signFactors[1]!,
+    w[0]!,
+    w[1]!,
+    divisorFactors[0]!,
+    divisorFactors[1]!,
+    normalize ? 1 : 0,
+    lambda,
+  );
+}
+
+/** sumKernel, on the SIMD kernels when every array lives in one arena. */
+export function sumChunk(
+  out: Float32Array,
+  b: Float32Array,
+  sparse: readonly Float32Array[],
+  w: Float64Array,
+  divisor: number,
+  lambda: number,
+): void {
+  const arena = commonArena(out, ...sparse);
+  if (arena === undefined) {
+    sumKernel(out, b, sparse, w, divisor, lambda);
+    return;
+  }
+  const scale = lambda / (Math.abs(divisor) < 1e-8 ? 1 : divisor);
+  out.set(b);
+  for (let i = 0; i < sparse.length; i++)
+    arena.kernels.axpyF32(out.byteOffset, sparse[i]!.byteOffset, out.length, Math.fround(scale * w[i]!));
 }
 
 /** Upper bound on delta bytes kept between passes (per tensor, all models together). */
@@ -170,9 +228,11 @@ export function taskArithmeticMethod(variant: TaskArithmeticVariant): MergeMetho
       // one reused chunk buffer for the base and one per model: decode + subtract in one pass, no
       // allocation per chunk, and chunks small enough to stay in cache between the fused loops
       const capacity = chunkCapacity(context);
-      const baseBuffer = new Float32Array(capacity);
-      const deltaBuffers = context.models.map(() => new Float32Array(capacity));
-      const readBase = (rowStart: number, rowEnd: number) => readRowsInto(base, rowStart, rowEnd, baseBuffer);
+      const [baseBuffer, outBuffer, ...deltaBuffers] =
+        context.scratch?.chunks(context.models.length + 2, capacity) ??
+        Array.from({ length: context.models.length + 2 }, () => new Float32Array(capacity));
+      const readBase = (rowStart: number, rowEnd: number) =>
+        readRowsInto(base, rowStart, rowEnd, baseBuffer!);
       const deltaAt = (
         index: number,
         b: Float32Array | undefined,
@@ -245,7 +305,6 @@ export function taskArithmeticMethod(variant: TaskArithmeticVariant): MergeMetho
         });
         return;
       }
-      const outBuffer = new Float32Array(capacity);
       forEachChunk(context, (rowStart, rowEnd, offset) => {
         const b = readBase(rowStart, rowEnd);
         const sparse = context.models.map((_, index) => {
@@ -253,10 +312,10 @@ export function taskArithmeticMethod(variant: TaskArithmeticVariant): MergeMetho
           sparsifiers[index]!.apply(delta, offset);
           return delta;
         });
-        const out = outBuffer.subarray(0, b.length);
+        const out = outBuffer!.subarray(0, b.length);
         if (variant.consensus)
-          consensusKernel(out, b, sparse, signFactors, w, divisorFactors, countSign, normalize, lambda);
-        else sumKernel(out, b, sparse, w, normalize ? plainDivisor : 1, lambda);
+          consensusChunk(out, b, sparse, signFactors, w, divisorFactors, countSign, normalize, lambda);
+        else sumChunk(out, b, sparse, w, normalize ? plainDivisor : 1, lambda);
         context.output.write(rowStart, out);
       });
     },

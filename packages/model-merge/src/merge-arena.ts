@@ -1,0 +1,141 @@
+// The memory a streaming merge computes in: one shared WebAssembly memory that holds the read
+// buffers, the output buffer, the delta cache and every thread's chunk buffers. The SIMD kernels
+// (simd/) work on all of them in place, and row workers share them without a copy.
+// Regions are reserved at their largest planned size and reused for every tensor: a WebAssembly
+// memory reserves address space, and a page counts towards RSS only once something touches it, while
+// memory touched once stays faulted in (fresh buffers per tensor cost ~0.4 s per GB on a VM).
+import { type WasmMemory, webAssembly } from '@meld/tensor-core';
+import { loadMergeKernels, type MergeKernelExports } from './simd/kernels';
+
+const PAGE = 65536;
+/** 4 GiB, the most a 32-bit WebAssembly memory can address. */
+const MAXIMUM_PAGES = 65536;
+const ALIGNMENT = 64;
+
+const arenas = new WeakMap<ArrayBufferLike, MergeArena>();
+
+/** The arena `view` lives in, if any. */
+export function arenaOf(view: ArrayBufferView): MergeArena | undefined {
+  return arenas.get(view.buffer);
+}
+
+/** The arena all of `views` live in, if they share one (then the SIMD kernels can take them). */
+export function commonArena(...views: ArrayBufferView[]): MergeArena | undefined {
+  const arena = arenas.get(views[0]!.buffer);
+  if (arena === undefined) return undefined;
+  for (let i = 1; i < views.length; i++) if (arenas.get(views[i]!.buffer) !== arena) return undefined;
+  return arena;
+}
+
+export class MergeArena {
+  readonly memory: WasmMemory;
+  /** The SIMD kernels instantiated on `memory` for the calling thread. */
+  readonly kernels: MergeKernelExports;
+  private top = ALIGNMENT;
+  private readonly histograms: Uint32Array[] = [];
+  /** Where the kernels that return a count store it (an i32). */
+  private readonly result: Int32Array;
+
+  private constructor(memory: WasmMemory, kernels: MergeKernelExports) {
+    this.memory = memory;
+    this.kernels = kernels;
+    arenas.set(memory.buffer, this);
+    const slot = this.allocate(4);
+    this.result = new Int32Array(slot.buffer, slot.byteOffset, 1);
+  }
+
+  /** The SIMD applyTopK on `values` (in this arena): returns the updated count of threshold ties seen. */
+  applyTopK(values: Float32Array, last: number, quota: number, seen: number, factor: number): number {
+    this.kernels.applyTopK(
+      values.byteOffset,
+      values.length,
+      last,
+      quota,
+      seen,
+      factor,
+      this.result.byteOffset,
+    );
+    return this.result[0]!;
+  }
+
+  /** The SIMD count of |values[i]| === last. */
+  countEqualMagnitude(values: Float32Array, last: number): number {
+    this.kernels.countEqualMagnitude(values.byteOffset, values.length, last, this.result.byteOffset);
+    return this.result[0]!;
+  }
+
+  /** An arena, or undefined where WebAssembly SIMD or shared memory is unavailable (then everything runs in JS). */
+  static create(): MergeArena | undefined {
+    const wasm = webAssembly();
+    if (wasm === undefined || typeof SharedArrayBuffer === 'undefined') return undefined;
+    try {
+      const memory = new wasm.Memory({ initial: 1, maximum: MAXIMUM_PAGES, shared: true });
+      const kernels = loadMergeKernels(memory);
+      return kernels ? new MergeArena(memory, kernels) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Bytes reserved so far. */
+  get reservedBytes(): number {
+    return this.top;
+  }
+
+  /** `byteLength` bytes (64-byte aligned) that stay reserved for the arena's life; contents not zeroed after reuse. */
+  allocate(byteLength: number): Uint8Array {
+    const start = Math.ceil(this.top / ALIGNMENT) * ALIGNMENT;
+    const end = start + Math.max(0, byteLength);
+    const have = this.memory.buffer.byteLength;
+    if (end > have) {
+      const pages = Math.ceil((end - have) / PAGE);
+      if (have / PAGE + pages > MAXIMUM_PAGES)
+        throw new RangeError(`merge arena: ${end} bytes exceed the 4 GiB a WebAssembly memory can hold`);
+      this.memory.grow(pages);
+      arenas.set(this.memory.buffer, this); // a grown memory hands out a new SharedArrayBuffer
+    }
+    this.top = end;
+    return new Uint8Array(this.memory.buffer, start, byteLength);
+  }
+
+  allocateF32(count: number): Float32Array {
+    const bytes = this.allocate(count * 4);
+    return new Float32Array(bytes.buffer, bytes.byteOffset, count);
+  }
+
+  /** Whether `view` lives in this arena (its byteOffset is then the kernels' pointer). */
+  owns(view: ArrayBufferView): boolean {
+    return arenas.get(view.buffer) === this;
+  }
+
+  /** A zeroed 65536-bin histogram for the kernels; give it back with `returnHistogram` when done. */
+  borrowHistogram(): Uint32Array {
+    const histogram = this.histograms.pop();
+    if (histogram) return histogram.fill(0);
+    const bytes = this.allocate(65536 * 4);
+    return new Uint32Array(bytes.buffer, bytes.byteOffset, 65536).fill(0);
+  }
+
+  returnHistogram(histogram: Uint32Array): void {
+    this.histograms.push(histogram);
+  }
+}
+
+/** A buffer reused across tensors, reallocated in the arena (or on the heap without one) only when it must grow. */
+export class ReusableBuffer {
+  private bytes: Uint8Array | undefined;
+
+  constructor(
+    private readonly arena: MergeArena | undefined,
+    private readonly shared = false,
+  ) {}
+
+  get(byteLength: number): Uint8Array {
+    if (!this.bytes || this.bytes.byteLength < byteLength) {
+      this.bytes = this.arena
+        ? this.arena.allocate(byteLength)
+        : new Uint8Array(this.shared ? new SharedArrayBuffer(byteLength) : new ArrayBuffer(byteLength));
+    }
+    return this.bytes.subarray(0, byteLength);
+  }
+}
