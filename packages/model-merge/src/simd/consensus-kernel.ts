@@ -19,7 +19,7 @@ const [end, vectorEnd] = [13, 14];
 const [tx, ty, vx, vy, mx, my, mixed] = [15, 16, 17, 18, 19, 20, 21];
 // v128 locals: splatted parameters, then temporaries
 const [fxV, fyV, wxV, wyV, dxV, dyV, lambdaV] = [22, 23, 24, 25, 26, 27, 28];
-const [txV, tyV, vxV, vyV, electedV, mxV, myV, mixedV] = [29, 30, 31, 32, 33, 34, 35, 36];
+const [txV, tyV, vxV, vyV, flipV, mxV, myV, mixedV] = [29, 30, 31, 32, 33, 34, 35, 36];
 
 const locals = [
   ...[i32, i32],
@@ -28,17 +28,17 @@ const locals = [
   ...[v128, v128, v128, v128, v128, v128, v128, v128],
 ];
 
-/** mask lanes as 0.0 / 1.0: agree = elected ? v > 0 : v < 0. */
+/**
+ * 1.0 where sign(v) is the elected sign, else 0.0: v with its sign flipped where the elected sign is −
+ * (flipV), compared > 0 (so 0 and NaN never agree).
+ */
 function agreementVector(v: number): number[] {
   return [
     ...op.get(v),
+    ...op.get(flipV),
+    ...op.v128Xor,
     ...op.v128Zero,
     ...op.f32x4Gt,
-    ...op.get(v),
-    ...op.v128Zero,
-    ...op.f32x4Lt,
-    ...op.get(electedV),
-    ...op.v128Bitselect,
     ...op.f32x4Const(1),
     ...op.v128And,
   ];
@@ -60,7 +60,12 @@ function vectorStep(offset: number, normalized: boolean): number[] {
     ...op.f32x4Add,
     ...op.v128Zero,
     ...op.f32x4Ge,
-    ...op.set(electedV),
+    // the sign bit where the elected sign is −: andnot(sign bit, elected +)
+    ...op.set(flipV),
+    ...op.i32x4Const(-0x80000000),
+    ...op.get(flipV),
+    ...op.v128AndNot,
+    ...op.set(flipV),
     ...agreementVector(vxV),
     ...op.set(mxV),
     ...agreementVector(vyV),

@@ -163,24 +163,31 @@ function decodeFunction(): WasmFunctionDefinition {
   return { name: 'decodeBf16', parameters: [i32, i32, i32], locals: [i32, i32, v128], body };
 }
 
-/** The bf16-rounded f32 bits (still 32 bits wide) of the four f32 in local `bits`: see reference encodeBf16. */
+// encodeBf16's constant vectors, set once before its loop
+const [quietBit, roundingBias, lowestBit] = [8, 9, 10];
+
+/** bits + 0x7fff + ((bits >>> 16) & 1) for local `bits`: round to nearest even (not for NaN lanes). */
 function roundedBits(bits: number): number[] {
   return [
-    // quiet NaN: bits | 0x400000
     ...op.get(bits),
-    ...op.i32x4Const(0x400000),
-    ...op.v128Or,
-    // else round to nearest even: bits + 0x7fff + ((bits >>> 16) & 1)
-    ...op.get(bits),
-    ...op.i32x4Const(0x7fff),
+    ...op.get(roundingBias),
     ...op.i32x4Add,
     ...op.get(bits),
     ...op.i32Const(16),
     ...op.i32x4ShrU,
-    ...op.i32x4Const(1),
+    ...op.get(lowestBit),
     ...op.v128And,
     ...op.i32x4Add,
-    // lanes that are NaN (x ≠ x: a compare, so no bits change)
+  ];
+}
+
+/** roundedBits, but NaN lanes (x ≠ x: a compare, so no bits change) become bits | 0x400000 (quiet). */
+function roundedOrQuietBits(bits: number): number[] {
+  return [
+    ...op.get(bits),
+    ...op.get(quietBit),
+    ...op.v128Or,
+    ...roundedBits(bits),
     ...op.get(bits),
     ...op.get(bits),
     ...op.f32x4Ne,
@@ -200,7 +207,24 @@ function encodeFunction(): WasmFunctionDefinition {
     ...op.set(low),
     ...loadVector(src, 16),
     ...op.set(high),
+    // NaNs are rare: a vector without one skips the quieting
+    ...op.get(low),
+    ...op.get(low),
+    ...op.f32x4Ne,
+    ...op.get(high),
+    ...op.get(high),
+    ...op.f32x4Ne,
+    ...op.v128Or,
+    ...op.v128AnyTrue,
+    ...op.if,
+    ...storeVector(dst, 0, [
+      ...roundedOrQuietBits(low),
+      ...roundedOrQuietBits(high),
+      ...op.i8x16Shuffle(highHalves),
+    ]),
+    ...op.else,
     ...storeVector(dst, 0, [...roundedBits(low), ...roundedBits(high), ...op.i8x16Shuffle(highHalves)]),
+    ...op.end,
     ...advance(src, 32),
     ...advance(dst, 16),
   ];
@@ -234,12 +258,23 @@ function encodeFunction(): WasmFunctionDefinition {
     ...advance(dst, 2),
   ];
   const body = [
+    ...op.i32x4Const(0x400000),
+    ...op.set(quietBit),
+    ...op.i32x4Const(0x7fff),
+    ...op.set(roundingBias),
+    ...op.i32x4Const(1),
+    ...op.set(lowestBit),
     ...blockEnd(vectorEnd, src, n, 8, 2),
     ...elementEnd(end, src, n, 2),
     ...whileBelow(src, vectorEnd, vectorBody),
     ...whileBelow(src, end, scalarBody),
   ];
-  return { name: 'encodeBf16', parameters: [i32, i32, i32], locals: [i32, i32, i32, v128, v128], body };
+  return {
+    name: 'encodeBf16',
+    parameters: [i32, i32, i32],
+    locals: [i32, i32, i32, v128, v128, v128, v128, v128],
+    body,
+  };
 }
 
 export function linearKernelFunctions(): WasmFunctionDefinition[] {
