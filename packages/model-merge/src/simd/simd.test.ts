@@ -260,11 +260,33 @@ describe.skipIf(loaded === undefined)('merge SIMD kernels', () => {
     kernels.subBf16(out, src, base, 4);
     expect(Array.from(arena.floats(out, 4))).toEqual([0, -3, -1, 2]);
 
-    // 1, tie to even (down), tie to odd (up), largest finite → inf, signalling NaN → quiet, −NaN
-    const bits = Uint32Array.of(0x3f800000, 0x3f808000, 0x3f818000, 0x7f7fffff, 0x7f800001, 0xffc00001);
-    const encoded = arena.place(new Uint16Array(6), 6);
-    kernels.encodeBf16(encoded, arena.place(floatsOf(bits), 12), 6);
-    expect(Array.from(arena.words(encoded, 6))).toEqual([0x3f80, 0x3f80, 0x3f82, 0x7f80, 0x7fc0, 0xffc0]);
+    // 1, tie to even (down), tie to odd (up), largest finite → inf, signalling NaN → quiet, −NaN, π, −2 (one
+    // vector of eight), then a subnormal that rounds to +0 (the scalar tail)
+    const bits = Uint32Array.of(
+      0x3f800000,
+      0x3f808000,
+      0x3f818000,
+      0x7f7fffff,
+      0x7f800001,
+      0xffc00001,
+      0x40490fdb,
+      0xc0000000,
+      0x00000001,
+    );
+    const expectedWords = [0x3f80, 0x3f80, 0x3f82, 0x7f80, 0x7fc0, 0xffc0, 0x4049, 0xc000, 0x0000];
+    const encoded = arena.place(new Uint16Array(9), 6);
+    kernels.encodeBf16(encoded, arena.place(floatsOf(bits), 12), 9);
+    expect(Array.from(arena.words(encoded, 9))).toEqual(expectedWords);
+    // the same without NaNs (the vector loop's other branch)
+    bits[4] = 0x3f800000;
+    bits[5] = 0x3f800000;
+    kernels.encodeBf16(encoded, arena.place(floatsOf(bits), 4), 9);
+    expect(Array.from(arena.words(encoded, 9))).toEqual([
+      ...expectedWords.slice(0, 4),
+      0x3f80,
+      0x3f80,
+      ...expectedWords.slice(6),
+    ]);
 
     const magnitudes = arena.place(
       floatsOf(Uint32Array.of(0x3f800000, 0xbf800001, 0x40000000, 0x3f800001)),
