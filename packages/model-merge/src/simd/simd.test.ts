@@ -345,6 +345,13 @@ describe.skipIf(loaded === undefined)('merge SIMD kernels', () => {
     }
   });
 
+  it('loads only on a shared memory', () => {
+    expect(loadMergeKernels(new wasm!.Memory({ initial: 1, maximum: 2 }))).toBeUndefined();
+    expect(
+      loadMergeKernels(new wasm!.Memory({ initial: 1, maximum: 2, shared: true }))?.encodeBf16,
+    ).toBeTypeOf('function');
+  });
+
   it('runs in a worker thread on the same shared memory', async () => {
     const { Worker } = await import('node:worker_threads');
     arena.reset();
