@@ -209,6 +209,9 @@ function runTask(
     output,
     warnings,
     scratch,
+    // the SIMD kernels recompute a chunk's deltas from 16-bit inputs faster than they would stream
+    // a cached f32 copy of them back from memory
+    ...(scratch.arena ? { cacheBytes: 0 } : {}),
     ...(shared ? { rowWorkers } : {}),
   });
   return outputBytes;
@@ -304,7 +307,9 @@ export function mergeModels(options: MergeModelOptions): MergeModelResult {
       },
     );
     const seed = options.seed ?? config.random_seed ?? 0;
-    const chunkElements = options.chunkElements ?? 1 << 16;
+    // the SIMD kernels run best on chunks whose f32 buffers all stay in L2 (16K elements); the JS
+    // kernels amortise their per-chunk overhead over 64K
+    const chunkElements = options.chunkElements ?? (arena ? 1 << 14 : 1 << 16);
     const shared = rowWorkers !== undefined;
     const buffers: MergeBuffers = { inputs: [], output: new ReusableBuffer(arena, shared) };
     const scratch = new ScratchPool({ shared, ...(arena ? { arena } : {}) });

@@ -98,6 +98,22 @@ export class MagnitudeRankSelector {
     }
   }
 
+  /** Pass 2's high-bit bucket per wanted rank (known after endHigh). */
+  get lowBuckets(): readonly number[] {
+    return this.buckets;
+  }
+
+  /** Adds a pass-1 histogram counted elsewhere (row workers). */
+  addHigh(counts: Uint32Array): void {
+    for (let bucket = 0; bucket < 65536; bucket++) this.high[bucket]! += counts[bucket]!;
+  }
+
+  /** Adds a pass-2 histogram for wanted rank `rank` counted elsewhere. */
+  addLow(rank: number, counts: Uint32Array): void {
+    const low = this.low[rank]!;
+    for (let index = 0; index < 65536; index++) low[index]! += counts[index]!;
+  }
+
   /** The arena whose kernels count `values` (the first chunk's arena; a chunk elsewhere is counted in JS). */
   private arenaFor(values: Float32Array): MergeArena | undefined {
     const arena = arenaOf(values);

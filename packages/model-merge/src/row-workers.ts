@@ -37,7 +37,8 @@ export class RowWorkerError extends MeldError {
 
 interface SharedArrayRef {
   readonly dtype: 'bf16' | 'f16' | 'f32';
-  readonly buffer: SharedArrayBuffer;
+  /** Absent for arrays in the arena: workers see its memory already (posting it again costs ~1 ms a message). */
+  readonly buffer?: SharedArrayBuffer;
   readonly byteOffset: number;
   readonly length: number;
   /** The array lives in the pool's MergeArena: byteOffset is the SIMD kernels' pointer. */
@@ -56,6 +57,21 @@ export interface CombineJob {
   readonly chunkElements: number;
 }
 
+/** A learning pass of TIES' exact top-k: radix histograms of τ counted by the row workers. */
+export interface HistogramJob {
+  readonly base: RawElements;
+  readonly models: readonly RawElements[];
+  /** The delta cache (f32, one per model): filled in pass 0 when `fillCache`, read afterwards. */
+  readonly cache?: readonly Float32Array[];
+  readonly fillCache: boolean;
+  readonly pass: 0 | 1;
+  /** Pass 1: the high-bit buckets whose low bits to count, per model. */
+  readonly buckets: readonly (readonly number[])[];
+  readonly rowLength: number;
+  readonly rowCount: number;
+  readonly chunkElements: number;
+}
+
 /**
  * The final pass of the task-arithmetic family: per element, τi = θi − θ0 (or the cached τi),
  * sparsified by its spec, then the consensus or plain sum kernel, encoded to the output.
@@ -66,6 +82,11 @@ export interface TaskArithmeticJob {
   /** Cached deltas (f32, one per model) from the learning passes, when the method kept them. */
   readonly cache?: readonly Float32Array[];
   readonly specs: readonly SparsifierSpec[];
+  /**
+   * Per row range (`ranges`), per model: top-k ties at the threshold in the rows before the range,
+   * when the learning passes counted them (`histograms`); otherwise a counting pass finds them.
+   */
+  readonly seenBefore?: readonly (readonly number[])[];
   readonly consensus: boolean;
   readonly countSign: boolean;
   readonly normalize: boolean;
@@ -84,8 +105,8 @@ export interface TaskArithmeticJob {
 function sharedRef(elements: RawElements, arena?: MergeArena): SharedArrayRef | undefined {
   const { buffer, byteOffset, length } = elements.array;
   if (!(buffer instanceof SharedArrayBuffer)) return undefined;
-  const inArena = arena?.owns(elements.array) ?? false;
-  return { dtype: elements.dtype, buffer, byteOffset, length, arena: inArena };
+  if (arena?.owns(elements.array)) return { dtype: elements.dtype, byteOffset, length, arena: true };
+  return { dtype: elements.dtype, buffer, byteOffset, length, arena: false };
 }
 
 /** The body of every worker (plain JS once compiled: it refers to nothing outside its parameters). */
@@ -98,7 +119,20 @@ function workerMain(
   errors: MessagePort,
   // biome-ignore lint/suspicious/noExplicitAny: the SIMD kernels' exports (simd/kernels.ts types them)
   wasm: any,
+  // biome-ignore lint/suspicious/noExplicitAny: the arena's WebAssembly.Memory (absent without SIMD)
+  memory: any,
 ): void {
+  // the arena's current SharedArrayBuffer (a grown memory hands out a new, longer one)
+  let arenaBuffer: SharedArrayBuffer | undefined;
+  const bufferOf = (ref: SharedArrayRef): SharedArrayBuffer => {
+    if (ref.buffer) return ref.buffer;
+    if (
+      arenaBuffer === undefined ||
+      arenaBuffer.byteLength < ref.byteOffset + ref.length * (ref.dtype === 'f32' ? 4 : 2)
+    )
+      arenaBuffer = memory.buffer as SharedArrayBuffer;
+    return arenaBuffer;
+  };
   let chunk: Float32Array = new Float32Array(0);
   let baseChunk: Float32Array = new Float32Array(0);
   let deltaChunks: Float32Array[] = [];
@@ -106,13 +140,13 @@ function workerMain(
   const arenaChunks = (scratch: SharedArrayRef, count: number, capacity: number): Float32Array[] =>
     Array.from(
       { length: count },
-      (_, index) => new Float32Array(scratch.buffer, scratch.byteOffset + index * capacity * 4, capacity),
+      (_, index) => new Float32Array(bufferOf(scratch), scratch.byteOffset + index * capacity * 4, capacity),
     );
   const simd = (refs: SharedArrayRef[]): boolean => wasm !== undefined && refs.every((ref) => ref.arena);
   const open = (ref: SharedArrayRef): Uint16Array | Float32Array =>
     ref.dtype === 'f32'
-      ? new Float32Array(ref.buffer, ref.byteOffset, ref.length)
-      : new Uint16Array(ref.buffer, ref.byteOffset, ref.length);
+      ? new Float32Array(bufferOf(ref), ref.byteOffset, ref.length)
+      : new Uint16Array(bufferOf(ref), ref.byteOffset, ref.length);
   const tableOf = (ref: SharedArrayRef) => (ref.dtype === 'bf16' ? tables.bf16 : tables.f16);
   const encode = (
     ref: SharedArrayRef,
@@ -242,7 +276,7 @@ function workerMain(
           if (spec.kind === 'top')
             if (useSimd) {
               wasm.countEqualMagnitude(delta.byteOffset, length, spec.last, resultPointer);
-              counts[index]! += new Int32Array(job.scratch.buffer, resultPointer, 1)[0]!;
+              counts[index]! += new Int32Array(bufferOf(job.scratch), resultPointer, 1)[0]!;
             } else counts[index]! += kernels.countEqualMagnitude!(delta, spec.last);
           continue;
         }
@@ -256,7 +290,7 @@ function workerMain(
             spec.factor,
             resultPointer,
           );
-          seen[index] = new Int32Array(job.scratch.buffer, resultPointer, 1)[0]!;
+          seen[index] = new Int32Array(bufferOf(job.scratch), resultPointer, 1)[0]!;
         } else if (spec.kind === 'top')
           seen[index] = kernels.applyTopK!(delta, spec.last, spec.quota, seen[index], spec.factor);
         else if (spec.kind === 'bernoulli')
@@ -308,11 +342,52 @@ function workerMain(
     }
     if (countOnly) new Float64Array(job.counts).set(counts, job.slot * models.length);
   };
+  // biome-ignore lint/suspicious/noExplicitAny: messages are plain data built by RowWorkerPool
+  const histogram = (job: any) => {
+    // radix histograms of τ = θ − θ0 over this worker's rows (SIMD kernels only): pass 0 counts
+    // the high 16 bits of |τ| (filling the delta cache on the way), pass 1 the low 16 bits of the
+    // elements in each wanted bucket
+    const baseRef = job.base as SharedArrayRef;
+    const modelRefs = job.models as SharedArrayRef[];
+    const cacheRefs = job.cache as SharedArrayRef[] | undefined;
+    const histograms = (job.histograms as SharedArrayRef[][]).map((slots) =>
+      slots.map((ref) => ref.byteOffset),
+    );
+    const buckets = job.buckets as number[][];
+    const rowLength = job.rowLength as number;
+    const rowsPerChunk = Math.max(1, Math.floor(job.chunkElements / Math.max(1, rowLength)));
+    const capacity = rowsPerChunk * rowLength;
+    const chunks = arenaChunks(job.scratch, modelRefs.length + 2, capacity);
+    const b = chunks[1]!;
+    const cached = cacheRefs !== undefined && !job.fillCache;
+    for (let rowStart = job.rowStart; rowStart < job.rowEnd; rowStart += rowsPerChunk) {
+      const rowEnd = Math.min(job.rowEnd, rowStart + rowsPerChunk);
+      const start = rowStart * rowLength;
+      const length = (rowEnd - rowStart) * rowLength;
+      if (!cached) {
+        if (baseRef.dtype === 'f32')
+          b.set(new Float32Array(bufferOf(baseRef), baseRef.byteOffset + 4 * start, length));
+        else wasm.decodeBf16(b.byteOffset, baseRef.byteOffset + 2 * start, length);
+      }
+      for (let model = 0; model < modelRefs.length; model++) {
+        const ref = modelRefs[model]!;
+        const delta = cacheRefs ? cacheRefs[model]!.byteOffset + 4 * start : chunks[model + 2]!.byteOffset;
+        if (!cached) {
+          if (ref.dtype === 'f32') wasm.subF32(delta, ref.byteOffset + 4 * start, b.byteOffset, length);
+          else wasm.subBf16(delta, ref.byteOffset + 2 * start, b.byteOffset, length);
+        }
+        const slots = histograms[model]!;
+        if (job.pass === 0) wasm.histHigh(slots[0], delta, length);
+        else for (let r = 0; r < slots.length; r++) wasm.histLow(slots[r], delta, length, buckets[model]![r]);
+      }
+    }
+  };
   port.on(
     'message',
     (job: { type: string; pieces?: { rowStart: number; rowEnd: number; slot: number }[] }) => {
       try {
         if (job.type === 'combine') combine(job);
+        else if (job.type === 'histogram') histogram(job);
         else if (job.type === 'count')
           for (const piece of job.pieces!) taskArithmetic({ ...job, ...piece }, true);
         else taskArithmetic(job, false);
@@ -352,7 +427,7 @@ function workerSource(): string {
     ...[...helpers, ...Object.values(kernels)].map((f) => f.toString()),
     `const kernels = { ${entries.join(', ')} };`,
     'const wasm = workerData.memory ? new WebAssembly.Instance(new WebAssembly.Module(workerData.moduleBytes), { env: { memory: workerData.memory } }).exports : undefined;',
-    `(${workerMain.toString()})(workerData.port, { bf16: new Float32Array(workerData.bf16), f16: new Float32Array(workerData.f16) }, new Int32Array(workerData.control), kernels, workerData.errors, wasm);`,
+    `(${workerMain.toString()})(workerData.port, { bf16: new Float32Array(workerData.bf16), f16: new Float32Array(workerData.f16) }, new Int32Array(workerData.control), kernels, workerData.errors, wasm, workerData.memory);`,
   ].join('\n');
 }
 
@@ -463,14 +538,74 @@ export class RowWorkerPool {
   }
 
   /** The task-arithmetic final pass over the workers (a counting pass first when a top-k needs it). */
+  /** Whether the workers run the SIMD kernels (the pool has an arena). */
+  get simd(): boolean {
+    return this.arena !== undefined;
+  }
+
+  /** Gives back a histogram `histograms` returned. */
+  releaseHistogram(histogram: Uint32Array): void {
+    this.arena?.returnHistogram(histogram);
+  }
+
+  /** The row ranges jobs over `rowCount` rows split into, one per worker taking part. */
+  ranges(rowCount: number): { rowStart: number; rowEnd: number }[] {
+    const count = Math.min(this.threads, Math.max(1, rowCount));
+    return Array.from({ length: count }, (_, index) => ({
+      rowStart: Math.floor((rowCount * index) / count),
+      rowEnd: Math.floor((rowCount * (index + 1)) / count),
+    }));
+  }
+
+  /**
+   * Counts a learning pass's radix histograms on the workers (SIMD pools only), one row range each
+   * (`ranges`). Returns [range][model][slot] histograms borrowed from the arena: give each back
+   * with `arena.returnHistogram` once read.
+   */
+  histograms(job: HistogramJob): Uint32Array[][][] {
+    const arena = this.arena;
+    if (arena === undefined) throw new RowWorkerError('histogram jobs need the SIMD kernels');
+    this.start();
+    const ranges = this.ranges(job.rowCount);
+    const n = job.models.length;
+    const scratchFloats = (n + 2) * chunkFloats(job.rowLength, job.chunkElements);
+    const counted = ranges.map(() =>
+      job.models.map((_, model) =>
+        Array.from({ length: job.pass === 0 ? 1 : job.buckets[model]!.length }, () =>
+          arena.borrowHistogram(),
+        ),
+      ),
+    );
+    const asRef = (histogram: Uint32Array) =>
+      this.ref({
+        dtype: 'f32',
+        array: new Float32Array(histogram.buffer, histogram.byteOffset, histogram.length),
+      });
+    const base = this.ref(job.base);
+    const models = job.models.map((model) => this.ref(model));
+    const cache = job.cache?.map((array) => this.ref({ dtype: 'f32', array }));
+    this.run(ranges.length, (worker) => ({
+      type: 'histogram',
+      base,
+      models,
+      ...(cache ? { cache } : {}),
+      fillCache: job.fillCache,
+      pass: job.pass,
+      buckets: job.buckets,
+      histograms: counted[worker]!.map((slots) => slots.map(asRef)),
+      ...ranges[worker]!,
+      rowLength: job.rowLength,
+      chunkElements: job.chunkElements,
+      scratch: this.scratchRef(worker, scratchFloats),
+    }));
+    return counted;
+  }
+
   taskArithmetic(job: TaskArithmeticJob): void {
     this.start();
     this.jobs++;
-    const count = Math.min(this.workers.length, Math.max(1, job.rowCount));
-    const ranges = Array.from({ length: count }, (_, index) => ({
-      rowStart: Math.floor((job.rowCount * index) / count),
-      rowEnd: Math.floor((job.rowCount * (index + 1)) / count),
-    }));
+    const ranges = this.ranges(job.rowCount);
+    const count = ranges.length;
     const common = {
       base: this.ref(job.base),
       models: job.models.map((model) => this.ref(model)),
@@ -482,8 +617,10 @@ export class RowWorkerPool {
     const scratchFloats = (n + 2) * chunkFloats(job.rowLength, job.chunkElements);
     // top-k keeps the first ties at the threshold in element order: each worker starts from the
     // count of ties in the rows before its own
-    const seenBefore = ranges.map(() => job.specs.map((spec) => (spec.kind === 'top' ? spec.seen : 0)));
-    if (count > 1 && job.specs.some((spec) => spec.kind === 'top')) {
+    const seenBefore =
+      job.seenBefore?.map((counts) => [...counts]) ??
+      ranges.map(() => job.specs.map((spec) => (spec.kind === 'top' ? spec.seen : 0)));
+    if (count > 1 && job.seenBefore === undefined && job.specs.some((spec) => spec.kind === 'top')) {
       // only the ranges before the last one need counting; each is split between all workers
       // (piece `slot` = range·count + worker)
       const counts = new SharedArrayBuffer(8 * count * count * n);

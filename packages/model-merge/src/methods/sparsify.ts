@@ -42,6 +42,19 @@ export interface Sparsifier {
   apply(values: Float32Array, elementOffset: number): void;
   /** What `apply` does from here on, as plain data for row workers; undefined: not parallelisable. */
   workerSpec?(): SparsifierSpec | undefined;
+  /**
+   * When learning pass `pass` only counts |τ| into radix histograms (TIES' exact top-k), what row
+   * workers count for it: the high-bit histogram (pass 0, no buckets) or one low-bit histogram per
+   * bucket (pass 1). Undefined: the pass must see the chunks itself.
+   */
+  histogramPass?(pass: number): { readonly buckets?: readonly number[] } | undefined;
+  /** Adds what row workers counted for `pass` (summed over workers), in histogramPass's order. */
+  addHistograms?(pass: number, histograms: readonly Uint32Array[]): void;
+  /**
+   * After the learning passes of a plain top-k: which pass-1 histogram and bin count the elements
+   * equal to the threshold, so the ties in each row range are known without a counting pass.
+   */
+  tieBin?(): { readonly histogram: number; readonly bin: number } | undefined;
 }
 
 /** A sparsifier's apply step as data (row workers run applyTopK / applyBernoulli with it). */
@@ -97,6 +110,9 @@ const identity: Sparsifier = {
   workerSpec: () => ({ kind: 'none' }),
 };
 
+const floatBits = new Float32Array(1);
+const bitsOfFloat = new Uint32Array(floatBits.buffer);
+
 /** Keeps the elements whose descending-|x| rank (ties by index) lies in [low, high). */
 class RankWindow {
   private first = Number.POSITIVE_INFINITY; // magnitude at rank `low`
@@ -120,6 +136,22 @@ class RankWindow {
     if (this.empty) return;
     if (pass === 0) this.selector.observeHigh(values);
     else this.selector.observeLow(values);
+  }
+
+  histogramPass(pass: number): { readonly buckets?: readonly number[] } | undefined {
+    if (this.empty || pass > 1) return undefined;
+    return pass === 0 ? {} : { buckets: this.selector.lowBuckets };
+  }
+
+  addHistograms(pass: number, histograms: readonly Uint32Array[]): void {
+    if (pass === 0) this.selector.addHigh(histograms[0]!);
+    else for (const [rank, counts] of histograms.entries()) this.selector.addLow(rank, counts);
+  }
+
+  tieBin(): { readonly histogram: number; readonly bin: number } | undefined {
+    if (this.empty || this.low !== 0 || Number.isNaN(this.last)) return undefined;
+    floatBits[0] = this.last;
+    return { histogram: 0, bin: bitsOfFloat[0]! & 0xffff };
   }
 
   endPass(pass: number): void {
@@ -230,6 +262,9 @@ function rankWindowSparsifier(low: number, high: number, rescale: boolean): Spar
       window.applyInPlace(values, factor);
     },
     workerSpec: () => window.topSpec(factor),
+    histogramPass: (pass) => window.histogramPass(pass),
+    addHistograms: (pass, histograms) => window.addHistograms(pass, histograms),
+    tieBin: () => window.tieBin(),
   };
 }
 

@@ -14,6 +14,13 @@ import { defineMergeMethod, type MergeMethodV1 } from '../method';
 import { randomKey } from '../random';
 import { readRowsInto } from '../tensor-view';
 import { chunkCapacity, deltaOf, forEachChunk, geometryOf, rowWorkerMinimumElements } from './chunks';
+import {
+  type HistogramPassInput,
+  histogramPassRunsOnWorkers,
+  releaseHistograms,
+  runHistogramPass,
+  tiesBeforeRanges,
+} from './histogram-passes';
 import { createSparsifier, type RescaleMode, type SparsificationMethod } from './sparsify';
 
 export interface TaskArithmeticVariant {
@@ -251,16 +258,37 @@ export function taskArithmeticMethod(variant: TaskArithmeticVariant): MergeMetho
               cache ? cache[index]!.subarray(offset) : deltaBuffers[index],
             );
       let cacheFilled = false;
+      const pool = context.rowWorkers;
+      const onWorkers: HistogramPassInput | undefined =
+        pool && geometry.size >= rowWorkerMinimumElements
+          ? {
+              pool,
+              sparsifiers,
+              base: base.raw,
+              models: context.models.map((view) => view.raw),
+              cache,
+              rowLength: geometry.rowLength,
+              rowCount: geometry.rowCount,
+              chunkElements: context.chunkElements,
+            }
+          : undefined;
+      let lastCounts: Uint32Array[][][] | undefined;
       for (let pass = 0; pass < passes; pass++) {
-        forEachChunk(context, (rowStart, rowEnd, offset) => {
-          const b = cacheFilled ? undefined : readBase(rowStart, rowEnd);
-          context.models.forEach((_, index) => {
-            const sparsifier = sparsifiers[index]!;
-            if (pass >= sparsifier.passes && !(cache && !cacheFilled)) return;
-            const delta = deltaAt(index, b, rowStart, rowEnd, offset);
-            if (pass < sparsifier.passes) sparsifier.observe(pass, delta, offset);
+        if (lastCounts) releaseHistograms(pool!, lastCounts);
+        lastCounts = undefined;
+        if (onWorkers && pass < 2 && histogramPassRunsOnWorkers(onWorkers, pass)) {
+          lastCounts = runHistogramPass(onWorkers, pass as 0 | 1, cache !== undefined && !cacheFilled);
+        } else {
+          forEachChunk(context, (rowStart, rowEnd, offset) => {
+            const b = cacheFilled ? undefined : readBase(rowStart, rowEnd);
+            context.models.forEach((_, index) => {
+              const sparsifier = sparsifiers[index]!;
+              if (pass >= sparsifier.passes && !(cache && !cacheFilled)) return;
+              const delta = deltaAt(index, b, rowStart, rowEnd, offset);
+              if (pass < sparsifier.passes) sparsifier.observe(pass, delta, offset);
+            });
           });
-        });
+        }
         if (cache) cacheFilled = true;
         for (const sparsifier of sparsifiers) if (pass < sparsifier.passes) sparsifier.endPass(pass);
       }
@@ -273,8 +301,11 @@ export function taskArithmeticMethod(variant: TaskArithmeticVariant): MergeMetho
       const plainDivisor = p.normalize_by === 'weights' ? weightSum : weights.length;
       const { normalize, lambda } = p;
       // large tensors: the same final pass, rows split between worker threads
-      const pool = context.rowWorkers;
       const specs = sparsifiers.map((sparsifier) => sparsifier.workerSpec?.());
+      // the last learning pass counted each range's threshold ties when it ran on the workers
+      const seenBefore =
+        lastCounts && passes === 2 ? tiesBeforeRanges(lastCounts, sparsifiers, specs) : undefined;
+      if (lastCounts) releaseHistograms(pool!, lastCounts);
       const cacheRaws = cache?.map((array) => ({ dtype: 'f32' as const, array }));
       if (
         pool &&
@@ -290,6 +321,7 @@ export function taskArithmeticMethod(variant: TaskArithmeticVariant): MergeMetho
           models: context.models.map((view) => view.raw!),
           ...(cache ? { cache } : {}),
           specs,
+          ...(seenBefore ? { seenBefore } : {}),
           consensus: variant.consensus,
           countSign,
           normalize,
