@@ -1,8 +1,11 @@
 // pnpm bench:merge — mergekit-style merges of three synthetic ~1 GB bf16 models (written by our
 // safetensors writer under /tmp, deleted afterwards), linear and ties, against a filesystem copy
 // (cp) of the same shards in the same run. The page cache is warmed by reading every shard once
-// before each measurement, for cp and for the merges alike. Each merge runs in a child process so
-// its peak RSS (getrusage maxrss) is its own.
+// before each measurement, for cp and for the merges alike, and the previous run's output is
+// deleted right before each timed run: on this VM, memory the guest has not touched for a couple
+// of seconds is returned to the host, and refaulting it costs 0.5-2 s per GB (measured with a plain
+// 1 GB write or fill after 5 s idle), so both sides write into just-freed pages. Each merge runs in
+// a child process so its peak RSS (getrusage maxrss) is its own.
 //   node dist/bench-merge.js [--layers 8] [--repeats 1] [--out DIR] [--keep]
 import { spawnSync } from 'node:child_process';
 import {
@@ -165,17 +168,23 @@ try {
   );
   const largestTensor = vocab * hidden * 2;
 
+  // the previous run's output, deleted right before the next run starts (see the top comment)
+  let previousOutput: string | undefined;
+  const prepare = () => {
+    warm(inputs);
+    if (previousOutput) rmSync(previousOutput, { recursive: true, force: true });
+  };
   // cp baseline
   let cpSeconds = Number.POSITIVE_INFINITY;
   for (let r = 0; r < repeats; r++) {
-    warm(inputs);
-    const destination = join(root, 'cp-out');
+    const destination = join(root, `cp-out-${r}`);
+    prepare();
     mkdirSync(destination);
     started = performance.now();
     const copy = spawnSync('cp', ['-r', ...folders, destination], { stdio: 'inherit' });
     if (copy.status !== 0) throw new Error('cp failed');
     cpSeconds = Math.min(cpSeconds, (performance.now() - started) / 1000);
-    rmSync(destination, { recursive: true, force: true });
+    previousOutput = destination;
   }
   results.push({
     method: 'cp (filesystem copy)',
@@ -215,8 +224,8 @@ try {
     writeFileSync(configPath, config);
     let best: { seconds: number; cpuSeconds: number; inputBytes: number; maxRssBytes: number } | undefined;
     for (let r = 0; r < repeats; r++) {
-      warm(inputs);
-      const out = join(root, `${name}-${threads}-out`);
+      const out = join(root, `${name}-${threads}-out-${r}`);
+      prepare();
       const child = spawnSync(process.execPath, [self, '--child', configPath, out, String(threads)], {
         encoding: 'utf8',
         maxBuffer: 1 << 20,
@@ -227,7 +236,7 @@ try {
       log(
         `  ${method} run ${r + 1}: ${report.seconds.toFixed(2)} s wall, ${report.cpuSeconds.toFixed(2)} s CPU, load average ${loadavg()[0]!.toFixed(1)}`,
       );
-      rmSync(out, { recursive: true, force: true });
+      previousOutput = out;
     }
     const rssBudget = 3 * largestTensor * 3 + outShardBytes; // both methods read three models
     const rate = best!.inputBytes / best!.seconds;
@@ -248,7 +257,7 @@ try {
 
   const gb = (x: unknown) => (typeof x === 'number' ? (x / 1e9).toFixed(2) : '');
   const table = [
-    `Three synthetic Llama-shaped bf16 models (${layers} layers, hidden ${hidden}, vocab ${vocab}; ${(inputBytes / 1e9).toFixed(2)} GB of shards in all), page cache warm for every run (each shard read once before it). Output bf16, 500 MB shards.`,
+    `Three synthetic Llama-shaped bf16 models (${layers} layers, hidden ${hidden}, vocab ${vocab}; ${(inputBytes / 1e9).toFixed(2)} GB of shards in all), page cache warm for every run (each shard read once before it) and the previous run's output deleted right before it (so every run writes into just-freed pages; see bench-merge.ts). Output bf16, 500 MB shards.`,
     '',
     '| run | seconds | CPU s | input GB/s | vs cp | goal | peak RSS GB | RSS budget GB |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
