@@ -240,9 +240,39 @@ export class SafetensorsFile {
    * view of it (see readBytes): valid until the buffer is reused.
    */
   readTensor(name: string, into?: Uint8Array): Tensor {
+    return this.tensorFromBytes(name, this.readBytes(name, into));
+  }
+
+  /**
+   * `into.byteLength` bytes of tensor `name` starting `byteOffset` bytes into its data: a tensor read
+   * in pieces (a caller interleaving reads with other work); `tensorFromBytes` then makes the Tensor.
+   */
+  readBytesAt(name: string, byteOffset: number, into: Uint8Array): void {
+    const info = this.info(name);
+    if (!Number.isInteger(byteOffset) || byteOffset < 0 || byteOffset + into.byteLength > info.byteLength) {
+      throw new ValidationError(
+        'byteOffset',
+        `tensor '${name}' has ${info.byteLength} bytes: cannot read ${into.byteLength} at ${byteOffset}`,
+      );
+    }
+    this.file.read(
+      this.dataStart + info.dataOffsets[0] + byteOffset,
+      into.byteLength,
+      `tensor '${name}'`,
+      into,
+    );
+  }
+
+  /** The Tensor `readTensor` returns, from tensor `name`'s bytes already read (see readTensor). */
+  tensorFromBytes(name: string, bytes: Uint8Array): Tensor {
     const info = this.info(name);
     const typeInfo = safetensorsDTypeInfo(info.dtype);
-    const bytes = this.readBytes(name, into);
+    if (bytes.byteLength !== info.byteLength) {
+      throw new ValidationError(
+        'bytes',
+        `tensor '${name}' has ${info.byteLength} bytes, got ${bytes.byteLength}`,
+      );
+    }
     if (typeInfo.native) return Tensor.fromBytes(typeInfo.native as DType, info.shape, bytes);
     if (typeInfo.toF32) {
       const count = (info.byteLength * 8) / typeInfo.bits;

@@ -142,6 +142,16 @@ export class SafetensorsModel {
     return this.shard(this.info(name).file).readTensor(name, into);
   }
 
+  /** See SafetensorsFile.readBytesAt (a piece of a tensor). */
+  readBytesAt(name: string, byteOffset: number, into: Uint8Array): void {
+    this.shard(this.info(name).file).readBytesAt(name, byteOffset, into);
+  }
+
+  /** See SafetensorsFile.tensorFromBytes. */
+  tensorFromBytes(name: string, bytes: Uint8Array): Tensor {
+    return this.shard(this.info(name).file).tensorFromBytes(name, bytes);
+  }
+
   close(): void {
     this.current?.shard.close();
     this.current = undefined;
