@@ -5,8 +5,9 @@
 // Outputs alias no input unless a kernel says so. reference.ts is the readable, bit-exact specification.
 import { assembleWasmModule } from '@meld/tensor-core';
 import { consensusFunction } from './consensus-kernel';
+import { histogramKernelFunctions } from './histogram-kernels';
 import { linearKernelFunctions } from './linear-kernels';
-import { selectionKernelFunctions } from './selection-kernels';
+import { topKKernelFunctions } from './top-k-kernels';
 
 /** Pages of 64 KiB the imported memory may grow to: 4 GiB, all an i32 pointer addresses. */
 export const MERGE_KERNEL_MAXIMUM_PAGES = 65536;
@@ -16,7 +17,12 @@ let cached: Uint8Array | undefined;
 /** The module's bytes (assembled once per thread); send them to worker threads to instantiate there. */
 export function mergeKernelModuleBytes(): Uint8Array {
   cached ??= assembleWasmModule(
-    [...linearKernelFunctions(), ...selectionKernelFunctions(), consensusFunction()],
+    [
+      ...linearKernelFunctions(),
+      ...histogramKernelFunctions(),
+      ...topKKernelFunctions(),
+      consensusFunction(),
+    ],
     1,
     MERGE_KERNEL_MAXIMUM_PAGES,
   );

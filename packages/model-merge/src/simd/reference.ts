@@ -90,8 +90,8 @@ export function countEqualMagnitude(src: Float32Array, n: number, last: number):
 
 /**
  * In place, in element order: kept = |v| > last, or |v| = last while seen < quota (every tie increments
- * seen after the test); values[i] = kept · (v · factor) (so a dropped negative becomes −0). Returns the
- * final seen.
+ * seen after the test; seen and quota are i32 and seen wraps as an i32); values[i] = kept · (v · factor)
+ * (so a dropped negative becomes −0). Returns the final seen.
  */
 export function applyTopK(
   values: Float32Array,
@@ -110,7 +110,7 @@ export function applyTopK(
     const a = Math.abs(v);
     const tie = +(a === last);
     const kept = +(a > last) | (tie & +(seen < quota));
-    seen += tie;
+    seen = (seen + tie) | 0;
     values[i] = f(kept * f(v * factor));
   }
   return seen;
