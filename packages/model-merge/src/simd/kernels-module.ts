@@ -6,6 +6,9 @@
 import { assembleWasmModule } from '@meld/tensor-core';
 import { consensusFunction } from './consensus-kernel';
 import { histogramKernelFunctions } from './histogram-kernels';
+
+export { HIGH_BINS, HIGH_SUB_HISTOGRAMS } from './histogram-kernels';
+
 import { linearKernelFunctions } from './linear-kernels';
 import { topKKernelFunctions } from './top-k-kernels';
 
@@ -49,8 +52,22 @@ export interface MergeKernelExports {
   encodeBf16(dst: number, src: number, n: number): void;
   /** hist[(bits(src[i]) & 0x7fffffff) >>> 16] += 1; hist holds 32768 u32 counters. */
   histHigh(hist: number, src: number, n: number): void;
+  /**
+   * histHigh into 4 sub-histograms: hist[32768 · (i mod 4) + ((bits(src[i]) & 0x7fffffff) >>> 16)] += 1,
+   * i counted from this call's src; hist holds HIGH_SUB_HISTOGRAMS × HIGH_BINS = 4 × 32768 u32 counters
+   * (512 KiB), zeroed by the caller before the first call. A bin's count is the sum of its four counters;
+   * histHighFold gathers them into the first 32768. Faster than histHigh where values repeat (bf16 deltas).
+   */
+  histHighSplit(hist: number, src: number, n: number): void;
+  /** hist[b] += hist[32768 s + b] for s = 1..3 (u32), those zeroed: histHighSplit's totals in the first 32768. */
+  histHighFold(hist: number): void;
   /** hist[bits & 0xffff] += 1 for the src[i] with (bits & 0x7fffffff) >>> 16 = bucket; 65536 u32 counters. */
   histLow(hist: number, src: number, n: number, bucket: number): void;
+  /**
+   * hist[(b − bucketLow) · 65536 + (bits & 0xffff)] += 1 for the src[i] whose b = (bits & 0x7fffffff) >>> 16
+   * lies in [bucketLow, bucketLow + bucketCount); hist holds bucketCount × 65536 u32 counters.
+   */
+  histLowRange(hist: number, src: number, n: number, bucketLow: number, bucketCount: number): void;
   /** Stores at `result` (an i32) how many |src[i]| equal last. */
   countEqualMagnitude(src: number, n: number, last: number, result: number): void;
   /**
@@ -95,7 +112,10 @@ export const mergeKernelNames = [
   'subF32',
   'encodeBf16',
   'histHigh',
+  'histHighSplit',
+  'histHighFold',
   'histLow',
+  'histLowRange',
   'countEqualMagnitude',
   'applyTopK',
   'consensus2',

@@ -3,7 +3,12 @@
 import { type WasmMemory, type WasmModule, webAssembly } from '@meld/tensor-core';
 import { type MergeKernelExports, mergeKernelModuleBytes } from './kernels-module';
 
-export { type MergeKernelExports, mergeKernelModuleBytes } from './kernels-module';
+export {
+  HIGH_BINS,
+  HIGH_SUB_HISTOGRAMS,
+  type MergeKernelExports,
+  mergeKernelModuleBytes,
+} from './kernels-module';
 
 let compiled: WasmModule | null | undefined;
 
@@ -53,7 +58,10 @@ export function loadMergeKernels(memory: WasmMemory): MergeKernelExports | undef
     subF32: kernel('subF32'),
     encodeBf16: kernel('encodeBf16'),
     histHigh: kernel('histHigh'),
+    histHighSplit: kernel('histHighSplit'),
+    histHighFold: kernel('histHighFold'),
     histLow: kernel('histLow'),
+    histLowRange: kernel('histLowRange'),
     countEqualMagnitude: kernel('countEqualMagnitude'),
     applyTopK: kernel('applyTopK'),
     consensus2: kernel('consensus2'),

@@ -144,6 +144,7 @@ const i32Cases: [string, readonly number[], (a: number, b: number) => number][] 
   ['i32Or', op.i32Or, (a, b) => a | b],
   ['i32Xor', op.i32Xor, (a, b) => a ^ b],
   ['i32Popcnt', [...op.drop, ...op.i32Popcnt], (a) => (a >>> 0).toString(2).replaceAll('0', '').length],
+  ['i32Ctz', [...op.drop, ...op.i32Ctz], (a) => (a === 0 ? 32 : 31 - Math.clz32(a & -a))],
 ];
 const f32CompareCases: [string, readonly number[], (a: number, b: number) => boolean][] = [
   ['f32Eq', op.f32Eq, (a, b) => a === b],
@@ -253,6 +254,8 @@ describe.skipIf(wasm === undefined)('assembler opcodes added for the merge kerne
       [3, 3],
       [-1, 2],
       [0x7f0f00f1, -0x10],
+      [0x500, 0],
+      [0, 5],
     ] as const) {
       call(name, a, b);
       expect(new Int32Array(result(4).buffer)[0]).toBe(expected(a, b) | 0);

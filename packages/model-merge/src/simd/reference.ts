@@ -70,6 +70,23 @@ export function histHigh(hist: Uint32Array, src: Float32Array, n: number): void 
   for (let i = 0; i < n; i++) hist[(bits[i]! & 0x7fffffff) >>> 16]!++;
 }
 
+/**
+ * histHigh into 4 sub-histograms of 32768 counters: hist[32768 · (i mod 4) + ((bits & 0x7fffffff) >>> 16)]
+ * += 1, i counted from src; a bin's count is the sum of its four counters (histHighFold adds them up).
+ */
+export function histHighSplit(hist: Uint32Array, src: Float32Array, n: number): void {
+  const bits = bitsOf(src, n);
+  for (let i = 0; i < n; i++) hist[((i & 3) << 15) + ((bits[i]! & 0x7fffffff) >>> 16)]!++;
+}
+
+/** histHighSplit's four sub-histograms summed into the first (u32, wrapping), the other three zeroed. */
+export function histHighFold(hist: Uint32Array): void {
+  for (let b = 0; b < 32768; b++) {
+    hist[b] = hist[b]! + hist[b + 32768]! + hist[b + 65536]! + hist[b + 98304]!;
+    hist[b + 32768] = hist[b + 65536] = hist[b + 98304] = 0;
+  }
+}
+
 /** hist (65536 counters)[bits & 0xffff] += 1 for the elements of high bucket `bucket`. */
 export function histLow(hist: Uint32Array, src: Float32Array, n: number, bucket: number): void {
   const bits = bitsOf(src, n);
@@ -77,6 +94,26 @@ export function histLow(hist: Uint32Array, src: Float32Array, n: number, bucket:
   for (let i = 0; i < n; i++) {
     const x = bits[i]!;
     if ((x & 0x7fffffff) >>> 16 === bucket) hist[x & 0xffff]!++;
+  }
+}
+
+/**
+ * hist (bucketCount · 65536 counters)[(b − bucketLow) · 65536 + (bits & 0xffff)] += 1 for the elements whose
+ * high bucket b = (bits & 0x7fffffff) >>> 16 lies in [bucketLow, bucketLow + bucketCount).
+ */
+export function histLowRange(
+  hist: Uint32Array,
+  src: Float32Array,
+  n: number,
+  bucketLow: number,
+  bucketCount: number,
+): void {
+  const bits = bitsOf(src, n);
+  [bucketLow, bucketCount] = [bucketLow | 0, bucketCount | 0];
+  for (let i = 0; i < n; i++) {
+    const x = bits[i]!;
+    const b = (x & 0x7fffffff) >>> 16;
+    if (b >= bucketLow && b < bucketLow + bucketCount) hist[(b - bucketLow) * 65536 + (x & 0xffff)]!++;
   }
 }
 

@@ -156,16 +156,26 @@ describe.skipIf(loaded === undefined)('merge SIMD kernels', () => {
       for (let i = 0; i < n; i += 2) bits[i] = (((random() < 0.5 ? 0xbfc0 : 0x3fc0) << 16) | (i * 37)) >>> 0;
       const values = floatsOf(bits);
       const src = arena.place(values, float);
-      const start = new Uint32Array(65536).map(() => Math.floor(random() * 5));
+      const start = new Uint32Array(4 * 32768).map(() => Math.floor(random() * 5));
       const high = arena.place(start.subarray(0, 32768), 0);
       kernels.histHigh(high, src, n);
       const expectedHigh = start.slice(0, 32768);
       reference.histHigh(expectedHigh, values, n);
       expect(differences(arena.counters(high, 32768), expectedHigh)).toEqual([]);
+      expect(arena.guardIntact(high, 4 * 32768)).toBe(true);
+      const split = arena.place(start, 4);
+      kernels.histHighSplit(split, src, n);
+      const expectedSplit = start.slice();
+      reference.histHighSplit(expectedSplit, values, n);
+      expect(differences(arena.counters(split, 4 * 32768), expectedSplit)).toEqual([]);
+      expect(arena.guardIntact(split, 4 * 4 * 32768)).toBe(true);
+      kernels.histHighFold(split);
+      reference.histHighFold(expectedSplit);
+      expect(differences(arena.counters(split, 4 * 32768), expectedSplit)).toEqual([]);
       for (const bucket of [0x3fc0, 0x7fc0, 0, 0x8000 | 0x3fc0, -1]) {
-        const low = arena.place(start, 4);
+        const low = arena.place(start.subarray(0, 65536), 4);
         kernels.histLow(low, src, n, bucket);
-        const expectedLow = start.slice();
+        const expectedLow = start.slice(0, 65536);
         reference.histLow(expectedLow, values, n, bucket);
         expect(differences(arena.counters(low, 65536), expectedLow)).toEqual([]);
       }
@@ -298,6 +308,16 @@ describe.skipIf(loaded === undefined)('merge SIMD kernels', () => {
     expect([highCounts[0x3f80], highCounts[0x4000], highCounts.reduce((a, c) => a + c, 0)]).toEqual([
       3, 1, 4,
     ]);
+    const split = arena.place(new Uint32Array(4 * 32768), 0);
+    kernels.histHighSplit(split, magnitudes, 4);
+    const splitCounts = arena.counters(split, 4 * 32768);
+    // one element in each sub-histogram: 0x3f80 in 0, 1, 3 and 0x4000 in 2
+    expect([splitCounts[0x3f80], splitCounts[32768 + 0x3f80], splitCounts[65536 + 0x4000]]).toEqual([
+      1, 1, 1,
+    ]);
+    expect(splitCounts[98304 + 0x3f80]).toBe(1);
+    kernels.histHighFold(split);
+    expect(differences(arena.counters(split, 32768), highCounts)).toEqual([]);
     const low = arena.place(new Uint32Array(65536), 0);
     kernels.histLow(low, magnitudes, 4, 0x3f80);
     const lowCounts = arena.counters(low, 65536);

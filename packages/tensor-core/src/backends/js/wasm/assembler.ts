@@ -193,6 +193,8 @@ export const op = {
   f32x4Sub: [0xfd, 0xe5, 0x01],
   f32x4Div: [0xfd, 0xe7, 0x01],
   f32x4Min: [0xfd, 0xe8, 0x01],
+  /** i32.ctz: the number of trailing zero bits (32 for 0). */
+  i32Ctz: [0x68],
 } as const;
 
 export interface FunctionDefinition {
