@@ -19,28 +19,68 @@ const [end, vectorEnd] = [13, 14];
 const [tx, ty, vx, vy, mx, my, mixed] = [15, 16, 17, 18, 19, 20, 21];
 // v128 locals: splatted parameters, then temporaries
 const [fxV, fyV, wxV, wyV, dxV, dyV, lambdaV] = [22, 23, 24, 25, 26, 27, 28];
-const [txV, tyV, vxV, vyV, flipV, mxV, myV, mixedV] = [29, 30, 31, 32, 33, 34, 35, 36];
+const [txV, tyV, vxV, vyV, flipV, mxV, myV, mixedV, divisorsV] = [29, 30, 31, 32, 33, 34, 35, 36, 37];
 
 const locals = [
   ...[i32, i32],
   ...[f32, f32, f32, f32, f32, f32, f32],
   ...[v128, v128, v128, v128, v128, v128, v128],
-  ...[v128, v128, v128, v128, v128, v128, v128, v128],
+  ...[v128, v128, v128, v128, v128, v128, v128, v128, v128],
 ];
 
 /**
- * 1.0 where sign(v) is the elected sign, else 0.0: v with its sign flipped where the elected sign is −
- * (flipV), compared > 0 (so 0 and NaN never agree).
+ * A lane mask, all ones where sign(v) is the elected sign: v with its sign flipped where the elected sign is
+ * − (flipV), compared > 0 (so 0 and NaN never agree).
  */
 function agreementVector(v: number): number[] {
+  return [...op.get(v), ...op.get(flipV), ...op.v128Xor, ...op.v128Zero, ...op.f32x4Gt];
+}
+
+/** 1.0 where the agreement mask in local `mask` is set, else 0.0. */
+function agreementValue(mask: number): number[] {
+  return [...op.get(mask), ...op.f32x4Const(1), ...op.v128And];
+}
+
+/**
+ * The divisor of each lane, |mx·dx + my·dy| < ε ? 1 : mx·dx + my·dy, is one of four values fixed by
+ * (mx, my); the prologue computes them into the lanes 0..3 of divisorsV (lane mx + 2·my) and each step
+ * looks them up with one swizzle, its byte indices 4·(mx + 2·my) + [0, 1, 2, 3] built from the masks.
+ */
+function divisorVector(): number[] {
   return [
-    ...op.get(v),
-    ...op.get(flipV),
-    ...op.v128Xor,
-    ...op.v128Zero,
-    ...op.f32x4Gt,
-    ...op.f32x4Const(1),
+    ...op.get(divisorsV),
+    ...op.get(mxV),
+    ...op.i32x4Const(0x04040404),
     ...op.v128And,
+    ...op.get(myV),
+    ...op.i32x4Const(0x08080808),
+    ...op.v128And,
+    ...op.v128Or,
+    ...op.i32x4Const(0x03020100),
+    ...op.v128Or,
+    ...op.i8x16Swizzle,
+  ];
+}
+
+/** divisorsV = the four safe divisors for (mx, my) = (0, 0), (1, 0), (0, 1), (1, 1), as the scalar step. */
+function divisorTable(): number[] {
+  return [
+    ...op.v128Const(new Uint8Array(Float32Array.of(0, 1, 0, 1).buffer)),
+    ...op.get(dxV),
+    ...op.f32x4Mul,
+    ...op.v128Const(new Uint8Array(Float32Array.of(0, 0, 1, 1).buffer)),
+    ...op.get(dyV),
+    ...op.f32x4Mul,
+    ...op.f32x4Add,
+    ...op.set(divisorsV),
+    ...op.f32x4Const(1),
+    ...op.get(divisorsV),
+    ...op.get(divisorsV),
+    ...op.f32x4Abs,
+    ...op.f32x4Const(CONSENSUS_EPSILON),
+    ...op.f32x4Lt,
+    ...op.v128Bitselect,
+    ...op.set(divisorsV),
   ];
 }
 
@@ -71,41 +111,20 @@ function vectorStep(offset: number, normalized: boolean): number[] {
     ...agreementVector(vyV),
     ...op.set(myV),
     // mixed = mx·(wx·tx) + my·(wy·ty)
-    ...op.get(mxV),
+    ...agreementValue(mxV),
     ...op.get(wxV),
     ...op.get(txV),
     ...op.f32x4Mul,
     ...op.f32x4Mul,
-    ...op.get(myV),
+    ...agreementValue(myV),
     ...op.get(wyV),
     ...op.get(tyV),
     ...op.f32x4Mul,
     ...op.f32x4Mul,
     ...op.f32x4Add,
+    // mixed / (|divisor| < ε ? 1 : divisor), divisor = mx·dx + my·dy
+    ...(normalized ? [...divisorVector(), ...op.f32x4Div] : []),
     ...op.set(mixedV),
-    ...(normalized
-      ? [
-          // mixed / (|divisor| < ε ? 1 : divisor), divisor = mx·dx + my·dy (kept in txV)
-          ...op.get(mixedV),
-          ...op.get(mxV),
-          ...op.get(dxV),
-          ...op.f32x4Mul,
-          ...op.get(myV),
-          ...op.get(dyV),
-          ...op.f32x4Mul,
-          ...op.f32x4Add,
-          ...op.set(txV),
-          ...op.f32x4Const(1),
-          ...op.get(txV),
-          ...op.get(txV),
-          ...op.f32x4Abs,
-          ...op.f32x4Const(CONSENSUS_EPSILON),
-          ...op.f32x4Lt,
-          ...op.v128Bitselect,
-          ...op.f32x4Div,
-          ...op.set(mixedV),
-        ]
-      : []),
     ...storeVector(out, offset, [
       ...loadVector(b, offset),
       ...op.get(lambdaV),
@@ -223,6 +242,7 @@ export function consensusFunction(): WasmFunctionDefinition {
       [dyV, dy],
       [lambdaV, lambda],
     ].flatMap(([vector, scalar]) => splatF32(vector!, scalar!)),
+    ...divisorTable(),
     ...blockEnd(vectorEnd, x, n, 8, 2),
     ...elementEnd(end, x, n, 2),
     ...op.get(normalize),

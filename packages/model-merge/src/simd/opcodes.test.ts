@@ -125,6 +125,16 @@ const vectorCases: [
   ['i32x4ExtendLowI16x8U', 'i32', 1, op.i32x4ExtendLowI16x8U, u32([5, 0, 0xfff9, 0xffff])],
   ['i32x4ExtendHighI16x8U', 'i32', 1, op.i32x4ExtendHighI16x8U, u32([0xffff, 0x7fff, 0, 0x8000])],
   ['v128Bitselect', 'i32', 3, op.v128Bitselect, i32Map((a, b) => (a & 0x0f0f0f0f) | (b & ~0x0f0f0f0f))],
+  // bytes of i32Lanes picked by the bytes of i32LanesB (5, 3, −1, 12345): an index ≥ 16 gives 0
+  [
+    'i8x16Swizzle',
+    'i32',
+    2,
+    op.i8x16Swizzle,
+    Uint8Array.from(new Uint8Array(i32LanesB.buffer), (index) =>
+      index < 16 ? new Uint8Array(i32Lanes.buffer)[index]! : 0,
+    ),
+  ],
 ];
 
 /** Vector instructions with an i32 answer, on i32Lanes. */

@@ -195,6 +195,8 @@ export const op = {
   f32x4Min: [0xfd, 0xe8, 0x01],
   /** i32.ctz: the number of trailing zero bits (32 for 0). */
   i32Ctz: [0x68],
+  /** i8x16.swizzle(table, indices): byte i = table[indices[i]], 0 where an index is ≥ 16. */
+  i8x16Swizzle: [0xfd, 0x0e],
 } as const;
 
 export interface FunctionDefinition {
