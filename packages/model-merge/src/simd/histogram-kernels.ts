@@ -161,7 +161,8 @@ function histHighFoldFunction(): WasmFunctionDefinition {
  * histLow(hist, src, n, bucket) is the window of one bucket: hist[bits & 0xffff] += 1 where b = bucket.
  *
  * The window test is one unsigned compare, b − bucketLow <u bucketCount (exact for any i32 bucketLow; a
- * bucketCount ≤ 0 counts nothing), written as a signed compare of both sides plus 0x80000000. Eight
+ * bucketCount ≤ 0 counts nothing), written as a signed compare of both sides plus 0x80000000; histLow
+ * compares (bits & 0x7fff0000) with bucket << 16 (−1 for a bucket outside 0..0x7fff, matching nothing). Eight
  * elements per test; a block with elements in the window visits just those (lowest set bit of the lane
  * mask, one at a time) instead of testing its eight lanes with eight branches.
  */
@@ -228,9 +229,19 @@ function lowHistogramFunction(windowed: boolean): WasmFunctionDefinition {
     ...op.i32x4GtS,
     ...op.i32x4Bitmask,
   ];
+  // histLow: (bits & 0x7fff0000) = bucket << 16, or −1 (matching nothing) for a bucket outside 0..0x7fff
+  const inBucketMask = (offset: number) => [
+    ...loadVector(src, offset),
+    ...op.i32x4Const(0x7fff0000),
+    ...op.v128And,
+    ...op.get(lowVector),
+    ...op.i32x4Eq,
+    ...op.i32x4Bitmask,
+  ];
+  const laneMask = windowed ? inWindowMask : inBucketMask;
   const vectorBody = [
-    ...inWindowMask(0),
-    ...inWindowMask(16),
+    ...laneMask(0),
+    ...laneMask(16),
     ...op.i32Const(4),
     ...op.i32Shl,
     ...op.i32Or,
@@ -270,8 +281,22 @@ function lowHistogramFunction(windowed: boolean): WasmFunctionDefinition {
     ...(windowed
       ? [...op.get(bucketCount), ...op.i32Const(1), ...op.i32LtS, ...op.if, ...op.return, ...op.end]
       : [...op.i32Const(1), ...op.set(bucketCount)]),
-    ...biasedSplat(lowVector, bucketLow),
-    ...biasedSplat(countVector, bucketCount),
+    ...(windowed
+      ? [...biasedSplat(lowVector, bucketLow), ...biasedSplat(countVector, bucketCount)]
+      : [
+          ...op.get(bucketLow),
+          ...op.i32Const(16),
+          ...op.i32Shl,
+          ...op.i32Const(-1),
+          ...op.get(bucketLow),
+          ...op.i32Const(0x7fff),
+          ...op.i32And,
+          ...op.get(bucketLow),
+          ...op.i32Eq,
+          ...op.select,
+          ...op.i32x4Splat,
+          ...op.set(lowVector),
+        ]),
     ...blockEnd(vectorEnd, src, n, 8, 2),
     ...elementEnd(end, src, n, 2),
     ...whileBelow(src, vectorEnd, vectorBody),
