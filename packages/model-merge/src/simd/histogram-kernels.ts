@@ -162,9 +162,11 @@ function histHighFoldFunction(): WasmFunctionDefinition {
  *
  * The window test is one unsigned compare, b − bucketLow <u bucketCount (exact for any i32 bucketLow; a
  * bucketCount ≤ 0 counts nothing), written as a signed compare of both sides plus 0x80000000; histLow
- * compares (bits & 0x7fff0000) with bucket << 16 (−1 for a bucket outside 0..0x7fff, matching nothing). Eight
- * elements per test; a block with elements in the window visits just those (lowest set bit of the lane
- * mask, one at a time) instead of testing its eight lanes with eight branches.
+ * compares (bits & 0x7fff0000) with bucket << 16 (−1 for a bucket outside 0..0x7fff, matching nothing).
+ * Blocks of 32 elements: the lane masks narrow to one 32-bit mask, a block without a counted element is
+ * skipped, and a block with some visits just those (lowest set bit first). On TIES deltas, where a sixth
+ * of the elements share the threshold's bucket, blocks of 8 (or per-lane branches) paid about one
+ * mispredicted branch per 8 elements, as the number of lanes to visit is random: 0.9 -> 2.0 elements/ns.
  */
 function lowHistogramFunction(windowed: boolean): WasmFunctionDefinition {
   const [hist, src, n, bucketLow] = [0, 1, 2, 3];
@@ -217,7 +219,7 @@ function lowHistogramFunction(windowed: boolean): WasmFunctionDefinition {
     ...op.end,
   ];
   // (b − bucketLow) ^ 0x80000000 = b − (bucketLow ^ 0x80000000), compared <s bucketCount ^ 0x80000000
-  const inWindowMask = (offset: number) => [
+  const inWindow = (offset: number) => [
     ...op.get(countVector),
     ...loadVector(src, offset),
     ...op.i32Const(16),
@@ -227,22 +229,30 @@ function lowHistogramFunction(windowed: boolean): WasmFunctionDefinition {
     ...op.get(lowVector),
     ...op.i32x4Sub,
     ...op.i32x4GtS,
-    ...op.i32x4Bitmask,
   ];
   // histLow: (bits & 0x7fff0000) = bucket << 16, or −1 (matching nothing) for a bucket outside 0..0x7fff
-  const inBucketMask = (offset: number) => [
+  const inBucket = (offset: number) => [
     ...loadVector(src, offset),
     ...op.i32x4Const(0x7fff0000),
     ...op.v128And,
     ...op.get(lowVector),
     ...op.i32x4Eq,
-    ...op.i32x4Bitmask,
   ];
-  const laneMask = windowed ? inWindowMask : inBucketMask;
+  const laneTest = windowed ? inWindow : inBucket;
+  /** Bit j set where element j of the sixteen at src + offset is counted (lane masks narrowed to bytes). */
+  const sixteenLanes = (offset: number) => [
+    ...[0, 32].flatMap((half) => [
+      ...laneTest(offset + half),
+      ...laneTest(offset + half + 16),
+      ...op.i16x8NarrowI32x4S,
+    ]),
+    ...op.i8x16NarrowI16x8S,
+    ...op.i8x16Bitmask,
+  ];
   const vectorBody = [
-    ...laneMask(0),
-    ...laneMask(16),
-    ...op.i32Const(4),
+    ...sixteenLanes(0),
+    ...sixteenLanes(64),
+    ...op.i32Const(16),
     ...op.i32Shl,
     ...op.i32Or,
     ...op.tee(lanes),
@@ -268,7 +278,7 @@ function lowHistogramFunction(windowed: boolean): WasmFunctionDefinition {
     ...op.brIf(0),
     ...op.end,
     ...op.end,
-    ...advance(src, 32),
+    ...advance(src, 128),
   ];
   const biasedSplat = (vector: number, scalar: number) => [
     ...op.get(scalar),
@@ -297,7 +307,7 @@ function lowHistogramFunction(windowed: boolean): WasmFunctionDefinition {
           ...op.i32x4Splat,
           ...op.set(lowVector),
         ]),
-    ...blockEnd(vectorEnd, src, n, 8, 2),
+    ...blockEnd(vectorEnd, src, n, 32, 2),
     ...elementEnd(end, src, n, 2),
     ...whileBelow(src, vectorEnd, vectorBody),
     ...whileBelow(src, end, [...element, ...advance(src, 4)]),

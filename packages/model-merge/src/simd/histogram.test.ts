@@ -45,7 +45,7 @@ describe.skipIf(wasm === undefined || typeof SharedArrayBuffer === 'undefined')(
 describe.skipIf(loaded === undefined)('radix-select histograms on bf16-delta data', () => {
   const kernels = loaded as MergeKernelExports;
   const arena = new Arena(memory!);
-  const lengths = [0, 1, 3, 7, 8, 9, 13, 1000, 4103];
+  const lengths = [0, 1, 3, 7, 8, 9, 13, 31, 32, 33, 63, 1000, 4103];
 
   it.each(lengths)(
     'histHighSplit counts into four sub-histograms and folds to the plain counts (n = %i)',
@@ -127,6 +127,24 @@ describe.skipIf(loaded === undefined)('radix-select histograms on bf16-delta dat
       const label = `window ${bucketLow} + ${bucketCount}`;
       expect(differences(arena.counters(hist, counters), expected), label).toEqual([]);
       expect(arena.guardIntact(hist, counters * 4), label).toBe(true);
+    }
+  });
+
+  it('counts no element past n (memory after the array holds elements of the window)', () => {
+    arena.reset();
+    const bits = Uint32Array.from({ length: 160 }, (_, i) => (0x3980 << 16) | (i % 3));
+    const src = arena.place(floatsOf(bits), 4);
+    const sum = (counts: Uint32Array) => counts.reduce((total, count) => total + count, 0);
+    for (let n = 0; n <= 130; n++) {
+      const low = arena.place(new Uint32Array(2 * 65536), 0);
+      kernels.histLowRange(low, src, n, 0x3980, 2);
+      kernels.histLow(low + 4 * 65536, src, n, 0x3980);
+      const counts = arena.counters(low, 2 * 65536);
+      expect([sum(counts.subarray(0, 65536)), sum(counts.subarray(65536))], `n = ${n}`).toEqual([n, n]);
+      const high = arena.place(new Uint32Array(HIGH), 8);
+      kernels.histHighSplit(high, src, n);
+      kernels.histHighFold(high);
+      expect(arena.counters(high, HIGH)[0x3980], `n = ${n}`).toBe(n);
     }
   });
 

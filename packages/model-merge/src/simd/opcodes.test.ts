@@ -107,6 +107,15 @@ const vectorCases: [
   ['i16x8ShrU', 'i32', 1, [...op.i32Const(4), ...op.i16x8ShrU], i32Map((a) => (a >>> 4) & 0x0fff0fff)],
   // (5, −7, max, min) and (5, 3, −1, 12345) saturated to u16
   ['i16x8NarrowI32x4U', 'i32', 2, op.i16x8NarrowI32x4U, u32([5, 0xffff, 0x30005, 12345 << 16])],
+  // the eight i16 lanes of each operand saturated to i8: (5, 0, −7, −1, −1, 0x7fff, 0, −0x8000), (5, 0, 3, 0,
+  // −1, −1, 12345, 0)
+  [
+    'i8x16NarrowI16x8S',
+    'i32',
+    2,
+    op.i8x16NarrowI16x8S,
+    Uint8Array.of(5, 0, 0xf9, 0xff, 0xff, 0x7f, 0, 0x80, 5, 0, 3, 0, 0xff, 0xff, 0x7f, 0),
+  ],
   // bytes of (5, −7, ...) widened to u16: 5, 0, 0, 0, 0xf9, 0xff, 0xff, 0xff
   [
     'i16x8ExtendLowI8x16U',

@@ -197,6 +197,8 @@ export const op = {
   i32Ctz: [0x68],
   /** i8x16.swizzle(table, indices): byte i = table[indices[i]], 0 where an index is ≥ 16. */
   i8x16Swizzle: [0xfd, 0x0e],
+  /** i8x16.narrow_i16x8_s: sixteen i16 lanes of two vectors saturated to i8 (lane masks stay masks). */
+  i8x16NarrowI16x8S: [0xfd, 0x65],
 } as const;
 
 export interface FunctionDefinition {
