@@ -87,22 +87,22 @@ const laneThreeEverywhere = [12, 13, 14, 15, 12, 13, 14, 15, 12, 13, 14, 15, 12,
  * *result = seen + the ties in values.
  *
  * The vector part runs in blocks of 512 elements. In a block where seen cannot cross quota (seen ≥ quota
- * already, or quota − seen ≥ the block's length, and seen cannot wrap) every tie is kept, or none is: a
- * branch-free loop keeps |v| > last or |v| ≥ last and counts the ties. Only the block where seen may reach
- * quota runs the exact per-lane rule: a tie in lane j is kept iff seen + (ties in lanes before j) <s quota,
- * the same i32 sum (wrapping alike) the sequential step compares. With the tie mask t (−1 per tie) and its
- * inclusive prefix sum p (two shifted adds), that sum is (seen − 1) − p_j; the loop keeps `seenBefore` =
- * splat(seen − 1) and subtracts p's lane 3 (minus the vector's tie count) after each vector. Vectors of
- * eight elements without a tie skip the prefix sum.
+ * already, or quota − seen ≥ the block's length or, counted first, its ties; and seen cannot wrap) every
+ * tie is kept, or none is: a branch-free loop keeps |v| > last or |v| ≥ last and counts the ties. Only the
+ * block where seen reaches quota runs the exact per-lane rule: a tie in lane j is kept iff
+ * seen + (ties in lanes before j) <s quota, the same i32 sum (wrapping alike) the sequential step
+ * compares. With the tie mask t (−1 per tie) and its inclusive prefix sum p (two shifted adds), that sum
+ * is (seen − 1) − p_j; the loop keeps `seenBefore` = splat(seen − 1) and subtracts p's lane 3 (minus the
+ * vector's tie count) after each vector. Vectors of eight elements without a tie skip the prefix sum.
  */
 function applyTopKFunction(): WasmFunctionDefinition {
   const [values, n, last, quota, seen, factor, result] = [0, 1, 2, 3, 4, 5, 6];
-  const [end, vectorEnd, tie, blockEnd, keepAll] = [7, 8, 9, 10, 11];
-  const [value, magnitude] = [12, 13];
+  const [end, vectorEnd, tie, blockEnd, keepAll, uniform, scan] = [7, 8, 9, 10, 11, 12, 13];
+  const [value, magnitude] = [14, 15];
   const [lastVector, factorVector, quotaVector, seenBefore, prefix, keepTies, counts] = [
-    14, 15, 16, 17, 18, 19, 20,
+    16, 17, 18, 19, 20, 21, 22,
   ];
-  const [lowVector, lowMagnitudes, lowTies, highVector, highMagnitudes, highTies] = [21, 22, 23, 24, 25, 26];
+  const [lowVector, lowMagnitudes, lowTies, highVector, highMagnitudes, highTies] = [23, 24, 25, 26, 27, 28];
   const low: Lanes = { vector: lowVector, magnitudes: lowMagnitudes, ties: lowTies };
   const high: Lanes = { vector: highVector, magnitudes: highMagnitudes, ties: highTies };
 
@@ -227,6 +227,23 @@ function applyTopKFunction(): WasmFunctionDefinition {
     ...op.end,
     ...advance(values, 32),
   ];
+  /** counts −= the tie mask of the four elements at scan + offset. */
+  const countTies = (offset: number) => [
+    ...op.get(counts),
+    ...loadVector(scan, offset),
+    ...op.i32x4Const(0x7fffffff),
+    ...op.v128And,
+    ...op.get(lastVector),
+    ...op.f32x4Eq,
+    ...op.i32x4Sub,
+    ...op.set(counts),
+  ];
+  /** The i32 sum of a vector local's lanes. */
+  const sumOfLanes = (vector: number) => [
+    ...op.get(vector),
+    ...op.i32x4ExtractLane(0),
+    ...[1, 2, 3].flatMap((lane) => [...op.get(vector), ...op.i32x4ExtractLane(lane), ...op.i32Add]),
+  ];
   /** (blockEnd − values) >>> 2 ≤u limit: the block's length fits under an i32 `limit` taken as u32. */
   const blockFits = (limit: number[]) => [
     ...limit,
@@ -257,7 +274,7 @@ function applyTopKFunction(): WasmFunctionDefinition {
     ...op.i32LtS,
     ...blockFits([...op.get(quota), ...op.get(seen), ...op.i32Sub]),
     ...op.i32And,
-    ...op.tee(keepAll),
+    ...op.set(keepAll),
     // or none: seen ≥ quota and seen + the block's length does not pass 0x7fffffff
     ...op.get(seen),
     ...op.get(quota),
@@ -265,7 +282,31 @@ function applyTopKFunction(): WasmFunctionDefinition {
     ...op.i32Eqz,
     ...blockFits([...op.i32Const(0x7fffffff), ...op.get(seen), ...op.i32Sub]),
     ...op.i32And,
+    ...op.get(keepAll),
     ...op.i32Or,
+    ...op.set(uniform),
+    // neither for sure but seen < quota: if the block's ties fit in quota − seen, every one is kept
+    ...op.get(uniform),
+    ...op.i32Eqz,
+    ...op.get(seen),
+    ...op.get(quota),
+    ...op.i32LtS,
+    ...op.i32And,
+    ...op.if,
+    ...op.get(values),
+    ...op.set(scan),
+    ...op.v128Zero,
+    ...op.set(counts),
+    ...whileBelow(scan, blockEnd, [...countTies(0), ...countTies(16), ...advance(scan, 32)]),
+    ...op.get(quota),
+    ...op.get(seen),
+    ...op.i32Sub,
+    ...sumOfLanes(counts),
+    ...op.i32GeU,
+    ...op.tee(keepAll),
+    ...op.set(uniform),
+    ...op.end,
+    ...op.get(uniform),
     ...op.if,
     ...op.i32Const(0),
     ...op.get(keepAll),
@@ -279,14 +320,11 @@ function applyTopKFunction(): WasmFunctionDefinition {
       ...uniformStep(high, 16),
       ...advance(values, 32),
     ]),
-    // seen += the ties, the sum of counts' lanes
-    ...[0, 1, 2, 3].flatMap((lane) => [
-      ...op.get(seen),
-      ...op.get(counts),
-      ...op.i32x4ExtractLane(lane),
-      ...op.i32Add,
-      ...op.set(seen),
-    ]),
+    // seen += the ties
+    ...op.get(seen),
+    ...sumOfLanes(counts),
+    ...op.i32Add,
+    ...op.set(seen),
     ...op.else,
     ...op.get(seen),
     ...op.i32Const(1),
@@ -316,7 +354,7 @@ function applyTopKFunction(): WasmFunctionDefinition {
   return {
     name: 'applyTopK',
     parameters: [i32, i32, f32, i32, i32, f32, i32],
-    locals: [i32, i32, i32, i32, i32, f32, f32, ...new Array<typeof v128>(13).fill(v128)],
+    locals: [...new Array<typeof i32>(7).fill(i32), f32, f32, ...new Array<typeof v128>(13).fill(v128)],
     body,
   };
 }
