@@ -1,6 +1,5 @@
-import { decodeBf16, encodeBf16, Tensor } from '@meld/tensor-core';
+import { decodeBf16, encodeBf16, encodeBf16Into, Tensor } from '@meld/tensor-core';
 import { expect, it } from 'vitest';
-import { encodeBf16Words } from './merge-model';
 import { seededData } from './methods/reference.test-helpers';
 import { tensorView } from './tensor-view';
 
@@ -18,7 +17,7 @@ it('bulk bf16 encode and decode agree with tensor-core’s codecs, rounding, NaN
     1.01171875,
   ]);
   const words = new Uint16Array(values.length);
-  encodeBf16Words(values, words, 0);
+  encodeBf16Into(values, words);
   const reference = encodeBf16(values);
   expect(new Uint8Array(words.buffer)).toEqual(reference);
   const view = tensorView(Tensor.fromBytes('bf16', [values.length], reference));

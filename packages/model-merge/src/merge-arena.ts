@@ -32,7 +32,8 @@ export class MergeArena {
   /** The SIMD kernels instantiated on `memory` for the calling thread. */
   readonly kernels: MergeKernelExports;
   private top = ALIGNMENT;
-  private readonly histograms: Uint32Array[] = [];
+  /** Histograms given back, by bin count. */
+  private readonly histograms = new Map<number, Uint32Array[]>();
   /** Where the kernels that return a count store it (an i32). */
   private readonly result: Int32Array;
 
@@ -108,16 +109,18 @@ export class MergeArena {
     return arenas.get(view.buffer) === this;
   }
 
-  /** A zeroed 65536-bin histogram for the kernels; give it back with `returnHistogram` when done. */
-  borrowHistogram(): Uint32Array {
-    const histogram = this.histograms.pop();
+  /** A zeroed histogram of `bins` u32 counters for the kernels; give it back with `returnHistogram`. */
+  borrowHistogram(bins = 65536): Uint32Array {
+    const histogram = this.histograms.get(bins)?.pop();
     if (histogram) return histogram.fill(0);
-    const bytes = this.allocate(65536 * 4);
-    return new Uint32Array(bytes.buffer, bytes.byteOffset, 65536).fill(0);
+    const bytes = this.allocate(bins * 4);
+    return new Uint32Array(bytes.buffer, bytes.byteOffset, bins).fill(0);
   }
 
   returnHistogram(histogram: Uint32Array): void {
-    this.histograms.push(histogram);
+    const free = this.histograms.get(histogram.length);
+    if (free) free.push(histogram);
+    else this.histograms.set(histogram.length, [histogram]);
   }
 }
 

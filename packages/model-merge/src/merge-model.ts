@@ -4,29 +4,31 @@
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import {
-  encodeBf16Into,
-  encodeF16Into,
-  SafetensorsPlannedWriter,
-  type SafetensorsTensorSpec,
-  ValidationError,
-} from '@meld/tensor-core';
+import { SafetensorsPlannedWriter, type SafetensorsTensorSpec, ValidationError } from '@meld/tensor-core';
 import { stringify } from 'yaml';
 import { z } from 'zod';
+import { BackgroundIO, piecewise } from './background-io';
 import { parseMergeConfig, readMergeConfig } from './config/parse';
 import type { MergeConfig } from './config/schema';
-import { commonArena, MergeArena, ReusableBuffer } from './merge-arena';
-import { rowWorkerMinimumElements } from './methods/chunks';
+import { MergeArena } from './merge-arena';
 import { type InputModel, openInputModel } from './model-source';
 import { stageOutputFolder } from './output-folder';
-import { type MergeTask, planMerge } from './plan';
+import { planMerge } from './plan';
 import type { MergeProgressCallback } from './progress';
 import { defaultMergeMethods, type MergeMethodRegistry } from './registry';
 import { RowWorkerPool } from './row-workers';
 import { ScratchPool } from './scratch-pool';
-import { rowGeometry, type TensorOutput, tensorView } from './tensor-view';
+import {
+  type OutputDType,
+  readTaskInputs,
+  runTask,
+  TaskBuffers,
+  type TaskContext,
+  type TaskTensors,
+  taskDType,
+} from './task-runner';
 
-export type OutputDType = 'f32' | 'f16' | 'bf16';
+export type { OutputDType } from './task-runner';
 
 const dtypeNames: Record<string, OutputDType> = {
   float32: 'f32',
@@ -94,127 +96,16 @@ export interface MergeModelResult {
   readonly warnings: readonly string[];
 }
 
-function outputDTypeOf(config: MergeConfig, override: OutputDType | undefined): OutputDType | undefined {
-  if (override) return override;
-  const name = config.out_dtype ?? config.dtype;
-  return name ? dtypeNames[name] : undefined;
-}
-
-function nativeDType(safetensorsDType: string): OutputDType {
-  if (safetensorsDType === 'BF16' || safetensorsDType === 'bf16') return 'bf16';
-  if (safetensorsDType === 'F16' || safetensorsDType === 'f16') return 'f16';
-  return 'f32';
-}
-
-/** f32 → bf16 with round-to-nearest-even (NaN stays a quiet NaN), as tensor-core's f32ToBf16, in bulk. */
-export function encodeBf16Words(values: Float32Array, words: Uint16Array, offset: number): void {
-  encodeBf16Into(values, words.subarray(offset, offset + values.length));
-}
-
-/**
- * The output tensor in the target dtype, filled row chunk by row chunk into `bytes` (one buffer
- * reused for every tensor: the writer has written the previous one by then).
- */
-function encodedOutput(dtype: OutputDType, shape: readonly number[], bytes: Uint8Array): TensorOutput {
-  const { size, rowLength } = rowGeometry(shape);
-  const shared = bytes.buffer instanceof SharedArrayBuffer;
-  if (dtype === 'f32') {
-    const data = new Float32Array(bytes.buffer, bytes.byteOffset, size);
-    return {
-      ...(shared ? { raw: { dtype, array: data } } : {}),
-      write: (rowStart, values) => data.set(values, rowStart * rowLength),
-    };
-  }
-  const words = new Uint16Array(bytes.buffer, bytes.byteOffset, size);
-  const encode = dtype === 'bf16' ? encodeBf16Into : encodeF16Into;
-  return {
-    ...(shared ? { raw: { dtype, array: words } } : {}),
-    write(rowStart, values) {
-      const start = rowStart * rowLength;
-      const target = words.subarray(start, start + values.length);
-      const arena = dtype === 'bf16' ? commonArena(values, target) : undefined;
-      if (arena) arena.kernels.encodeBf16(target.byteOffset, values.byteOffset, values.length);
-      else encode(values, target);
-    },
-  };
-}
-
-const elementBytes: Record<OutputDType, number> = { f32: 4, f16: 2, bf16: 2 };
 const safetensorsNames: Record<OutputDType, SafetensorsTensorSpec['dtype']> = {
   f32: 'F32',
   f16: 'F16',
   bf16: 'BF16',
 };
 
-/** The output dtype of a task: the override, else the first input's own. */
-function taskDType(
-  task: MergeTask,
-  models: ReadonlyMap<string, InputModel>,
-  outDType: OutputDType | undefined,
-): OutputDType {
-  const firstInput = task.base ?? task.inputs[0]!;
-  return outDType ?? nativeDType(models.get(firstInput.model)!.source.info(firstInput.tensor).dtype);
-}
-
-/** Reusable buffers of one merge: one per input slot (base, then models) and one output. */
-interface MergeBuffers {
-  readonly inputs: ReusableBuffer[];
-  readonly output: ReusableBuffer;
-}
-
-/** Runs one task; returns the output tensor's bytes (a view of a reused buffer: write it before the next task). */
-function runTask(
-  task: MergeTask,
-  models: ReadonlyMap<string, InputModel>,
-  dtype: OutputDType,
-  seed: number,
-  chunkElements: number,
-  warnings: string[],
-  buffers: MergeBuffers,
-  scratch: ScratchPool,
-  rowWorkers: RowWorkerPool | undefined,
-): Uint8Array {
-  // Inputs are dead once the output is encoded, so they are read into reused buffers.
-  const read = (input: { model: string; tensor: string }, slot: number) => {
-    const source = models.get(input.model)!.source;
-    buffers.inputs[slot] ??= new ReusableBuffer(scratch.arena, rowWorkers !== undefined);
-    const tensor = source.readTensor(
-      input.tensor,
-      buffers.inputs[slot].get(source.info(input.tensor).byteLength),
-    );
-    return task.rowLimit !== undefined && tensor.shape[0]! > task.rowLimit
-      ? tensor.rows(0, task.rowLimit)
-      : tensor;
-  };
-  const outputBytes = buffers.output.get(rowGeometry(task.shape).size * elementBytes[dtype]);
-  if (task.kind === 'copy') {
-    const tensor = read(task.inputs[0]!, 0);
-    if (tensor.dtype === dtype) return tensor.bytes();
-    encodedOutput(dtype, task.shape, outputBytes).write(0, tensor.toFloat32());
-    return outputBytes;
-  }
-  const base = task.base ? tensorView(read(task.base, 0)) : undefined;
-  const inputs = task.inputs.map((input, index) => tensorView(read(input, index + 1)));
-  const shared = rowWorkers !== undefined && rowGeometry(task.shape).size >= rowWorkerMinimumElements;
-  const output = encodedOutput(dtype, task.shape, outputBytes);
-  task.method.doMerge({
-    tensorName: task.output,
-    shape: task.shape,
-    ...(base ? { base } : {}),
-    models: inputs,
-    modelParameters: task.modelParameters,
-    parameters: task.parameters,
-    seed,
-    chunkElements,
-    output,
-    warnings,
-    scratch,
-    // the SIMD kernels recompute a chunk's deltas from 16-bit inputs faster than they would stream
-    // a cached f32 copy of them back from memory
-    ...(scratch.arena ? { cacheBytes: 0 } : {}),
-    ...(shared ? { rowWorkers } : {}),
-  });
-  return outputBytes;
+function outputDTypeOf(config: MergeConfig, override: OutputDType | undefined): OutputDType | undefined {
+  if (override) return override;
+  const name = config.out_dtype ?? config.dtype;
+  return name ? dtypeNames[name] : undefined;
 }
 
 function readmeFor(config: MergeConfig, yamlText: string): string {
@@ -311,36 +202,49 @@ export function mergeModels(options: MergeModelOptions): MergeModelResult {
     // kernels amortise their per-chunk overhead over 64K
     const chunkElements = options.chunkElements ?? (arena ? 1 << 14 : 1 << 16);
     const shared = rowWorkers !== undefined;
-    const buffers: MergeBuffers = { inputs: [], output: new ReusableBuffer(arena, shared) };
     const scratch = new ScratchPool({ shared, ...(arena ? { arena } : {}) });
+    const context: TaskContext = { seed, chunkElements, warnings, scratch, rowWorkers };
+    // With row workers, the main thread reads task i+1's inputs and writes task i-1's output while
+    // the workers compute task i: two sets of buffers, used alternately. One thread: one set.
+    const io = rowWorkers ? new BackgroundIO() : undefined;
+    if (rowWorkers) rowWorkers.background = io;
+    const sets = Array.from({ length: io ? 2 : 1 }, () => new TaskBuffers(arena, shared));
+    const tasks = plan.tasks;
+    let nextInputs: TaskTensors | undefined;
     let inputBytesDone = 0;
     let outputBytes = 0;
-    for (const [index, task] of plan.tasks.entries()) {
-      options.onProgress?.({ type: 'tensor-start', name: task.output, index, total: plan.tasks.length });
-      const bytes = runTask(
-        task,
-        models,
-        dtypes[index]!,
-        seed,
-        chunkElements,
-        warnings,
-        buffers,
-        scratch,
-        rowWorkers,
-      );
-      writer.write(task.output, bytes);
+    for (const [index, task] of tasks.entries()) {
+      options.onProgress?.({ type: 'tensor-start', name: task.output, index, total: tasks.length });
+      const buffers = sets[index % sets.length]!;
+      const inputs = nextInputs ?? readTaskInputs(task, models, buffers, undefined);
+      // this task's reads, and (queued before them) the write from the output buffer it reuses;
+      // the previous task's write goes on while this one computes
+      io?.finish(inputs.ticket);
+      nextInputs =
+        io && index + 1 < tasks.length
+          ? readTaskInputs(tasks[index + 1]!, models, sets[(index + 1) % sets.length]!, io)
+          : undefined;
+      const bytes = runTask(task, inputs.tensors(), dtypes[index]!, buffers.output, context);
+      if (io)
+        io.add(
+          piecewise(bytes.byteLength, (offset, length) =>
+            writer!.writeAt(task.output, offset, bytes.subarray(offset, offset + length)),
+          ),
+        );
+      else writer.write(task.output, bytes);
       inputBytesDone += task.inputBytes;
       outputBytes += bytes.byteLength;
       options.onProgress?.({
         type: 'tensor-end',
         name: task.output,
         index,
-        total: plan.tasks.length,
+        total: tasks.length,
         inputBytesDone,
         inputBytesTotal,
         outputBytes,
       });
     }
+    io?.drain();
     const written = writer.finish();
     writer = undefined;
     options.onProgress?.({ type: 'write-finished', files: written.files });

@@ -24,6 +24,10 @@ export interface TensorSource {
   /** With `into` (a reusable buffer at least byteLength long) the tensor may be a view of it. */
   readTensor(name: string, into?: Uint8Array): Tensor;
   readBytes(name: string): Uint8Array;
+  /** A piece of a tensor's bytes (tensor-core's SafetensorsModel has it; then tensorFromBytes too). */
+  readBytesAt?(name: string, byteOffset: number, into: Uint8Array): void;
+  /** The Tensor readTensor returns, from bytes read with readBytesAt. */
+  tensorFromBytes?(name: string, bytes: Uint8Array): Tensor;
   close(): void;
 }
 

@@ -71,6 +71,16 @@ export class MagnitudeRankSelector {
       this.buckets.push(bucket);
       this.greaterAbove.push(above);
     }
+    const window = this.window;
+    const counts = this.windowCounts;
+    if (window && counts && this.buckets.every((b) => b >= window.low && b < window.low + window.count)) {
+      for (const [rank, bucket] of this.buckets.entries()) {
+        const offset = (bucket - window.low) * 65536;
+        this.addLow(rank, counts.subarray(offset, offset + 65536));
+      }
+      this.windowUsed = true;
+    }
+    this.windowCounts = undefined;
   }
 
   /** Pass 2: feed every chunk again. */
@@ -96,6 +106,68 @@ export class MagnitudeRankSelector {
         if (b >>> 16 === bucket) low[b & 0xffff]!++;
       }
     }
+  }
+
+  /** High buckets [low, low + count) whose low bits pass 1 counts too (see `windowFromSample`). */
+  private window: { readonly low: number; readonly count: number } | undefined;
+  private windowCounts: Uint32Array | undefined;
+  private windowUsed = false;
+
+  /**
+   * Chooses the high buckets likely to hold every wanted rank from the high-bits histogram of a
+   * sample (`sampleSize` of `total` elements): each rank's sample position ± 4 standard deviations.
+   * Pass 1 then also counts their low bits (`addWindow`), and when the true buckets fall inside,
+   * pass 2 is not needed (`lowCounted`). Undefined (no window) when they spread over more than
+   * `maxBuckets`.
+   */
+  chooseWindow(
+    sample: Uint32Array,
+    sampleSize: number,
+    total: number,
+    maxBuckets = 8,
+  ): { readonly low: number; readonly count: number } | undefined {
+    this.window = undefined;
+    if (sampleSize <= 0 || total <= 0 || this.ranks.length === 0) return undefined;
+    const positions: number[] = [];
+    for (const rank of this.ranks) {
+      const f = Math.min(1, rank / total);
+      const center = f * sampleSize;
+      const spread = 4 * Math.sqrt(sampleSize * f * (1 - f)) + 2;
+      positions.push(Math.max(0, center - spread), Math.min(sampleSize - 1, center + spread));
+    }
+    // the bucket holding each sample position, counting down from the largest magnitudes
+    const order = positions
+      .map((position, index) => ({ position, index }))
+      .sort((a, b) => a.position - b.position);
+    const buckets = new Array<number>(positions.length);
+    let above = 0;
+    let next = 0;
+    for (let bucket = 65535; bucket >= 0 && next < order.length; bucket--) {
+      above += sample[bucket]!;
+      while (next < order.length && above > order[next]!.position) buckets[order[next++]!.index] = bucket;
+    }
+    while (next < order.length) buckets[order[next++]!.index] = 0;
+    const low = Math.min(...buckets);
+    const count = Math.max(...buckets) - low + 1;
+    if (count > maxBuckets) return undefined;
+    this.window = { low, count };
+    return this.window;
+  }
+
+  /** Adds low-bit counts of the window's buckets (window.count × 65536 counters) counted in pass 1. */
+  addWindow(counts: Uint32Array): void {
+    if (this.windowCounts === undefined) this.windowCounts = new Uint32Array(counts);
+    else for (let i = 0; i < counts.length; i++) this.windowCounts[i]! += counts[i]!;
+  }
+
+  /** True once pass 1's window held every wanted bucket: pass 2 has nothing left to count. */
+  get lowCounted(): boolean {
+    return this.windowUsed;
+  }
+
+  /** The window counted in pass 1, if any. */
+  get countedWindow(): { readonly low: number; readonly count: number } | undefined {
+    return this.window;
   }
 
   /** Pass 2's high-bit bucket per wanted rank (known after endHigh). */

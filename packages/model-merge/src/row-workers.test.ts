@@ -15,14 +15,20 @@ import {
   writeStoriesFolder,
 } from './test-support/stories-model';
 
-/** stories260K plus an untied lm_head of 1100 × 512 (above the row-worker threshold of 2^19 elements). */
-function withLargeHead(weights: StoriesWeights, seed: number): StoriesWeights {
+/**
+ * stories260K plus an untied lm_head of 1100 × 512 (above the row-worker threshold of 2^19
+ * elements): random, or `near` plus small noise, so that τ = head − near is quantised like a real
+ * fine-tune's bf16 deltas (TIES then learns its threshold in one pass on the workers: see
+ * histogram-passes.ts; a random head takes the two-pass way).
+ */
+function withLargeHead(weights: StoriesWeights, seed: number, near?: Float32Array): StoriesWeights {
   let state = seed | 1;
-  const head = Float32Array.from({ length: 1100 * 512 }, () => {
+  const head = Float32Array.from({ length: 1100 * 512 }, (_, i) => {
     state ^= state << 13;
     state ^= state >>> 17;
     state ^= state << 5;
-    return ((state >>> 0) / 4294967296 - 0.5) * 0.1;
+    const noise = (state >>> 0) / 4294967296 - 0.5;
+    return near ? near[i]! + noise * 0.004 : noise * 0.1;
   });
   return {
     tensors: new Map([...weights.tensors, ['lm_head.weight', head]]),
@@ -38,14 +44,18 @@ describeWithShared('JS kernels vs SIMD kernels on threads 1, 2 and 3', storiesFi
   beforeAll(() => {
     root = mkdtempSync(join(tmpdir(), 'meld-threads-'));
     const stories = loadStories();
-    for (const [name, seed, dtype] of [
-      ['base', 0, 'bf16'],
-      ['a', 11, 'bf16'],
-      ['b', 12, 'bf16'],
-      ['f32a', 13, 'f32'],
-      ['f32b', 14, 'f32'],
+    const base = withLargeHead(stories, 100);
+    folders.base = writeStoriesFolder(join(root, 'base'), base, { dtype: 'bf16' });
+    const baseHead = base.tensors.get('lm_head.weight')!;
+    for (const [name, seed, dtype, near] of [
+      ['a', 11, 'bf16', false],
+      ['b', 12, 'bf16', false],
+      ['nearA', 15, 'bf16', true],
+      ['nearB', 16, 'bf16', true],
+      ['f32a', 13, 'f32', false],
+      ['f32b', 14, 'f32', false],
     ] as const) {
-      const weights = withLargeHead(seed === 0 ? stories : perturb(stories, seed, 0.05), seed + 100);
+      const weights = withLargeHead(perturb(stories, seed, 0.05), seed + 100, near ? baseHead : undefined);
       folders[name] = writeStoriesFolder(join(root, name), weights, { dtype });
     }
   });
@@ -57,6 +67,8 @@ describeWithShared('JS kernels vs SIMD kernels on threads 1, 2 and 3', storiesFi
     ['linear', 'float16', 'f32a', 'b', '', true],
     ['linear', 'float32', 'f32a', 'b', '', true],
     ['ties', 'bf16', 'a', 'b', 'density: 0.5, ', true],
+    ['ties', 'bf16', 'nearA', 'nearB', 'density: 0.5, ', true],
+    ['ties', 'bf16', 'nearA', 'b', 'density: 0.3, ', true],
     ['dare_ties', 'bf16', 'a', 'b', 'density: 0.5, ', true],
     ['task_arithmetic', 'float16', 'f32a', 'b', '', true],
     ['della', 'bf16', 'a', 'b', 'density: 0.5, ', false],
@@ -77,7 +89,7 @@ dtype: ${dtype}
 random_seed: 7
 `;
       const outputs = [0, 1, 2, 3].map((threads) => {
-        const outputDir = join(root, `${method}-${dtype}-${threads}`);
+        const outputDir = join(root, `${method}-${first}-${second}-${dtype}-${threads}`);
         const result = mergeModels({
           config,
           outputDir,

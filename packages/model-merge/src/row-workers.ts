@@ -13,6 +13,7 @@ import {
   f16ToF32Table,
   MeldError,
 } from '@meld/tensor-core';
+import type { BackgroundIO } from './background-io';
 import { type MergeArena, ReusableBuffer } from './merge-arena';
 import { applyTopK, countEqualMagnitude, type SparsifierSpec } from './methods/sparsify';
 import { consensusKernel, sumKernel } from './methods/task-arithmetic';
@@ -67,6 +68,8 @@ export interface HistogramJob {
   readonly pass: 0 | 1;
   /** Pass 1: the high-bit buckets whose low bits to count, per model. */
   readonly buckets: readonly (readonly number[])[];
+  /** Pass 0: per model, high buckets whose low bits to count as well (one 65536-bin block each). */
+  readonly windows: readonly ({ readonly low: number; readonly count: number } | undefined)[];
   readonly rowLength: number;
   readonly rowCount: number;
   readonly chunkElements: number;
@@ -354,6 +357,7 @@ function workerMain(
       slots.map((ref) => ref.byteOffset),
     );
     const buckets = job.buckets as number[][];
+    const windows = job.windows as ({ low: number; count: number } | undefined)[];
     const rowLength = job.rowLength as number;
     const rowsPerChunk = Math.max(1, Math.floor(job.chunkElements / Math.max(1, rowLength)));
     const capacity = rowsPerChunk * rowLength;
@@ -377,10 +381,16 @@ function workerMain(
           else wasm.subBf16(delta, ref.byteOffset + 2 * start, b.byteOffset, length);
         }
         const slots = histograms[model]!;
-        if (job.pass === 0) wasm.histHigh(slots[0], delta, length);
-        else for (let r = 0; r < slots.length; r++) wasm.histLow(slots[r], delta, length, buckets[model]![r]);
+        if (job.pass === 0) {
+          wasm.histHighSplit(slots[0], delta, length);
+          const window = windows[model];
+          if (window) wasm.histLowRange(slots[1], delta, length, window.low, window.count);
+        } else
+          for (let r = 0; r < slots.length; r++) wasm.histLow(slots[r], delta, length, buckets[model]![r]);
       }
     }
+    // pass 0 counted into four sub-histograms: their totals into the first 32768 counters
+    if (job.pass === 0) for (const slots of histograms) wasm.histHighFold(slots[0]);
   };
   port.on(
     'message',
@@ -453,13 +463,15 @@ export class RowWorkerPool {
   private readonly control = new Int32Array(new SharedArrayBuffer(8));
   /** Jobs run on the workers so far (one per large tensor). */
   jobs = 0;
+  /** File IO the calling thread does while it waits for the workers (see background-io.ts). */
+  background: BackgroundIO | undefined;
   /** Each worker's chunk buffers, in the arena (with one). */
   private readonly scratch: ReusableBuffer[];
 
   /** With an arena, workers run the SIMD kernels on the arrays that live in it. */
   constructor(
     readonly threads: number,
-    private readonly arena?: MergeArena,
+    readonly arena?: MergeArena,
   ) {
     this.scratch = Array.from({ length: threads }, () => new ReusableBuffer(arena, true));
   }
@@ -569,12 +581,15 @@ export class RowWorkerPool {
     const ranges = this.ranges(job.rowCount);
     const n = job.models.length;
     const scratchFloats = (n + 2) * chunkFloats(job.rowLength, job.chunkElements);
+    // pass 0: four sub-histograms of the 32768 high buckets, then the window's low bits; pass 1:
+    // one low-bit histogram per bucket
     const counted = ranges.map(() =>
-      job.models.map((_, model) =>
-        Array.from({ length: job.pass === 0 ? 1 : job.buckets[model]!.length }, () =>
-          arena.borrowHistogram(),
-        ),
-      ),
+      job.models.map((_, model) => {
+        if (job.pass === 1) return job.buckets[model]!.map(() => arena.borrowHistogram());
+        const window = job.windows[model];
+        const high = arena.borrowHistogram(4 * 32768);
+        return window ? [high, arena.borrowHistogram(window.count * 65536)] : [high];
+      }),
     );
     const asRef = (histogram: Uint32Array) =>
       this.ref({
@@ -592,6 +607,7 @@ export class RowWorkerPool {
       fillCache: job.fillCache,
       pass: job.pass,
       buckets: job.buckets,
+      windows: job.windows,
       histograms: counted[worker]!.map((slots) => slots.map(asRef)),
       ...ranges[worker]!,
       rowLength: job.rowLength,
@@ -675,6 +691,7 @@ export class RowWorkerPool {
     for (;;) {
       const done = Atomics.load(this.control, 0);
       if (done >= count) break;
+      if (this.background?.step()) continue; // a piece of file IO while the workers compute
       if (Atomics.wait(this.control, 0, done, 100) === 'timed-out') waited += 100;
       else waited = 0;
       if (waited >= stallMilliseconds)

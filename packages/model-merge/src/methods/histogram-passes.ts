@@ -17,6 +17,13 @@ export interface HistogramPassInput {
   readonly chunkElements: number;
 }
 
+/** Whether every sparsifier still learning had pass `pass` counted already (pass 0's window held its buckets). */
+export function histogramPassCounted(sparsifiers: readonly Sparsifier[], pass: number): boolean {
+  return sparsifiers.every(
+    (sparsifier) => pass >= sparsifier.passes || sparsifier.histogramPass?.(pass)?.counted === true,
+  );
+}
+
 /** Whether learning pass `pass` can run on the row workers (SIMD pool, histogram-only pass, shared inputs). */
 export function histogramPassRunsOnWorkers(input: HistogramPassInput, pass: number): boolean {
   const { pool, sparsifiers, base, models, cache } = input;
@@ -32,6 +39,37 @@ export function histogramPassRunsOnWorkers(input: HistogramPassInput, pass: numb
   );
 }
 
+/** Rows spread evenly over the tensor, about `elements` of them in all (the window sample). */
+function sampleRows(rowCount: number, rowLength: number, elements: number): number[] {
+  const count = Math.min(rowCount, Math.max(1, Math.ceil(elements / Math.max(1, rowLength))));
+  return Array.from({ length: count }, (_, index) => Math.floor(((index + 0.5) * rowCount) / count));
+}
+
+/**
+ * Before pass 0: each top-k sparsifier picks, from the high-bits histogram of about 64K sampled
+ * deltas, the buckets pass 0 should count low bits of too, so that pass 1 is usually skipped.
+ * `delta(model, row)` gives one row of τ in the pool's arena.
+ */
+export function planWindows(
+  input: HistogramPassInput,
+  delta: (model: number, row: number) => Float32Array,
+): void {
+  const arena = input.pool.arena;
+  if (arena === undefined) return;
+  const rows = sampleRows(input.rowCount, input.rowLength, 1 << 16);
+  const total = input.rowCount * input.rowLength;
+  for (const [model, sparsifier] of input.sparsifiers.entries()) {
+    if (sparsifier.planWindow === undefined || sparsifier.passes < 2) continue;
+    const histogram = arena.borrowHistogram();
+    for (const row of rows) {
+      const values = delta(model, row);
+      arena.kernels.histHigh(histogram.byteOffset, values.byteOffset, values.length);
+    }
+    sparsifier.planWindow(histogram, rows.length * input.rowLength, total);
+    arena.returnHistogram(histogram);
+  }
+}
+
 /**
  * Runs learning pass `pass` on the row workers and adds the summed counts to every sparsifier still
  * learning; returns the per-range counts ([range][model][slot], arena memory: `release` them).
@@ -42,7 +80,10 @@ export function runHistogramPass(
   fillCache: boolean,
 ): Uint32Array[][][] {
   const { pool, sparsifiers } = input;
-  const learning = sparsifiers.map((sparsifier) => pass < sparsifier.passes);
+  // a sparsifier whose pass-0 window already counted this pass is not counted twice
+  const learning = sparsifiers.map(
+    (sparsifier) => pass < sparsifier.passes && sparsifier.histogramPass?.(pass)?.counted !== true,
+  );
   const counted = pool.histograms({
     base: input.base!,
     models: input.models as RawElements[],
@@ -51,6 +92,9 @@ export function runHistogramPass(
     pass,
     buckets: sparsifiers.map((sparsifier, model) =>
       learning[model] ? (sparsifier.histogramPass!(pass)!.buckets ?? []) : [],
+    ),
+    windows: sparsifiers.map((sparsifier, model) =>
+      learning[model] ? sparsifier.histogramPass!(pass)!.window : undefined,
     ),
     rowLength: input.rowLength,
     rowCount: input.rowCount,
@@ -72,20 +116,25 @@ export function runHistogramPass(
 }
 
 /**
- * After pass 1 ran on the workers: per range, per model, the threshold ties in the rows before the
- * range (plus what the sparsifier had seen already); undefined when some top-k cannot say.
+ * After the learning passes ran on the workers (`counts[pass]`: per range, per model, per slot):
+ * per range, per model, the threshold ties in the rows before the range (plus what the sparsifier
+ * had seen already); undefined when some top-k cannot say.
  */
 export function tiesBeforeRanges(
-  counted: Uint32Array[][][],
+  counts: readonly (Uint32Array[][][] | undefined)[],
   sparsifiers: readonly Sparsifier[],
   specs: readonly (SparsifierSpec | undefined)[],
 ): number[][] | undefined {
-  const bins = sparsifiers.map((sparsifier) => sparsifier.tieBin?.());
-  const before = counted.map(() => specs.map((spec) => (spec?.kind === 'top' ? spec.seen : 0)));
-  for (const [model, bin] of bins.entries()) {
+  const ranges = counts.find((pass) => pass !== undefined)?.length ?? 0;
+  const before = Array.from({ length: ranges }, () =>
+    specs.map((spec) => (spec?.kind === 'top' ? spec.seen : 0)),
+  );
+  for (const [model, sparsifier] of sparsifiers.entries()) {
     if (specs[model]?.kind !== 'top') continue;
-    if (bin === undefined) return undefined;
-    for (let range = 1; range < counted.length; range++)
+    const bin = sparsifier.tieBin?.();
+    const counted = bin && counts[bin.pass];
+    if (bin === undefined || counted === undefined) return undefined;
+    for (let range = 1; range < ranges; range++)
       before[range]![model] =
         before[range - 1]![model]! + counted[range - 1]![model]![bin.histogram]![bin.bin]!;
   }

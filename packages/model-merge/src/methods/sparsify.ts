@@ -47,14 +47,39 @@ export interface Sparsifier {
    * workers count for it: the high-bit histogram (pass 0, no buckets) or one low-bit histogram per
    * bucket (pass 1). Undefined: the pass must see the chunks itself.
    */
-  histogramPass?(pass: number): { readonly buckets?: readonly number[] } | undefined;
-  /** Adds what row workers counted for `pass` (summed over workers), in histogramPass's order. */
+  histogramPass?(pass: number): HistogramPassSpec | undefined;
+  /**
+   * Before pass 0 on the row workers: the high-bits histogram of a sample of `sampleSize` of the
+   * tensor's `total` elements, from which pass 0 learns which buckets to count low bits of too.
+   */
+  planWindow?(sample: Uint32Array, sampleSize: number, total: number): void;
+  /** Adds what row workers counted for `pass` (summed over workers): [high, window?] or one per bucket. */
   addHistograms?(pass: number, histograms: readonly Uint32Array[]): void;
   /**
-   * After the learning passes of a plain top-k: which pass-1 histogram and bin count the elements
-   * equal to the threshold, so the ties in each row range are known without a counting pass.
+   * After the learning passes of a plain top-k: which histogram of the last pass that counted and
+   * which bin hold the elements equal to the threshold, so each row range's ties are known without
+   * a counting pass.
    */
-  tieBin?(): { readonly histogram: number; readonly bin: number } | undefined;
+  tieBin?(): TieBin | undefined;
+}
+
+/** Where the row workers' per-range histograms count the elements equal to a top-k threshold. */
+export interface TieBin {
+  /** The learning pass that counted them (0: its window; 1). */
+  readonly pass: number;
+  /** The histogram slot in that pass's counts, and the bin in it. */
+  readonly histogram: number;
+  readonly bin: number;
+}
+
+/** What row workers count in a histogram pass. */
+export interface HistogramPassSpec {
+  /** Pass 1: the high buckets whose low bits to count. */
+  readonly buckets?: readonly number[];
+  /** Pass 0: also count the low bits of these buckets (so pass 1 is usually not needed). */
+  readonly window?: { readonly low: number; readonly count: number };
+  /** Pass 1: already counted in pass 0's window; nothing to run. */
+  readonly counted?: boolean;
 }
 
 /** A sparsifier's apply step as data (row workers run applyTopK / applyBernoulli with it). */
@@ -138,20 +163,33 @@ class RankWindow {
     else this.selector.observeLow(values);
   }
 
-  histogramPass(pass: number): { readonly buckets?: readonly number[] } | undefined {
+  histogramPass(pass: number): HistogramPassSpec | undefined {
     if (this.empty || pass > 1) return undefined;
-    return pass === 0 ? {} : { buckets: this.selector.lowBuckets };
+    if (pass === 1) return { buckets: this.selector.lowBuckets, counted: this.selector.lowCounted };
+    const window = this.selector.countedWindow;
+    return window ? { window } : {};
+  }
+
+  planWindow(sample: Uint32Array, sampleSize: number, total: number): void {
+    if (!this.empty) this.selector.chooseWindow(sample, sampleSize, total);
   }
 
   addHistograms(pass: number, histograms: readonly Uint32Array[]): void {
-    if (pass === 0) this.selector.addHigh(histograms[0]!);
-    else for (const [rank, counts] of histograms.entries()) this.selector.addLow(rank, counts);
+    if (pass === 0) {
+      this.selector.addHigh(histograms[0]!);
+      if (histograms[1]) this.selector.addWindow(histograms[1]);
+    } else for (const [rank, counts] of histograms.entries()) this.selector.addLow(rank, counts);
   }
 
-  tieBin(): { readonly histogram: number; readonly bin: number } | undefined {
+  tieBin(): TieBin | undefined {
     if (this.empty || this.low !== 0 || Number.isNaN(this.last)) return undefined;
     floatBits[0] = this.last;
-    return { histogram: 0, bin: bitsOfFloat[0]! & 0xffff };
+    const bits = bitsOfFloat[0]!;
+    const window = this.selector.countedWindow;
+    // counted in pass 0's window (slot 1, one 65536-bin block per bucket), else in pass 1 (slot 0)
+    if (this.selector.lowCounted && window)
+      return { pass: 0, histogram: 1, bin: ((bits >>> 16) - window.low) * 65536 + (bits & 0xffff) };
+    return { pass: 1, histogram: 0, bin: bits & 0xffff };
   }
 
   endPass(pass: number): void {
@@ -263,6 +301,7 @@ function rankWindowSparsifier(low: number, high: number, rescale: boolean): Spar
     },
     workerSpec: () => window.topSpec(factor),
     histogramPass: (pass) => window.histogramPass(pass),
+    planWindow: (sample, sampleSize, total) => window.planWindow(sample, sampleSize, total),
     addHistograms: (pass, histograms) => window.addHistograms(pass, histograms),
     tieBin: () => window.tieBin(),
   };

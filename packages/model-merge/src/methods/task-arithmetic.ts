@@ -16,7 +16,9 @@ import { readRowsInto } from '../tensor-view';
 import { chunkCapacity, deltaOf, forEachChunk, geometryOf, rowWorkerMinimumElements } from './chunks';
 import {
   type HistogramPassInput,
+  histogramPassCounted,
   histogramPassRunsOnWorkers,
+  planWindows,
   releaseHistograms,
   runHistogramPass,
   tiesBeforeRanges,
@@ -272,12 +274,17 @@ export function taskArithmeticMethod(variant: TaskArithmeticVariant): MergeMetho
               chunkElements: context.chunkElements,
             }
           : undefined;
-      let lastCounts: Uint32Array[][][] | undefined;
+      // per learning pass run on the workers, its per-range counts (kept for the ties of the final pass)
+      const counts: (Uint32Array[][][] | undefined)[] = [];
+      if (onWorkers && passes >= 2 && histogramPassRunsOnWorkers(onWorkers, 0))
+        planWindows(onWorkers, (index, row) =>
+          deltaOf(context.models[index]!, readBase(row, row + 1), row, row + 1, deltaBuffers[index]),
+        );
       for (let pass = 0; pass < passes; pass++) {
-        if (lastCounts) releaseHistograms(pool!, lastCounts);
-        lastCounts = undefined;
-        if (onWorkers && pass < 2 && histogramPassRunsOnWorkers(onWorkers, pass)) {
-          lastCounts = runHistogramPass(onWorkers, pass as 0 | 1, cache !== undefined && !cacheFilled);
+        if (onWorkers && pass === 1 && counts[0] && histogramPassCounted(sparsifiers, pass)) {
+          // pass 0's windows held every threshold bucket: nothing left to count
+        } else if (onWorkers && pass < 2 && histogramPassRunsOnWorkers(onWorkers, pass)) {
+          counts[pass] = runHistogramPass(onWorkers, pass as 0 | 1, cache !== undefined && !cacheFilled);
         } else {
           forEachChunk(context, (rowStart, rowEnd, offset) => {
             const b = cacheFilled ? undefined : readBase(rowStart, rowEnd);
@@ -304,8 +311,8 @@ export function taskArithmeticMethod(variant: TaskArithmeticVariant): MergeMetho
       const specs = sparsifiers.map((sparsifier) => sparsifier.workerSpec?.());
       // the last learning pass counted each range's threshold ties when it ran on the workers
       const seenBefore =
-        lastCounts && passes === 2 ? tiesBeforeRanges(lastCounts, sparsifiers, specs) : undefined;
-      if (lastCounts) releaseHistograms(pool!, lastCounts);
+        counts.length > 0 && passes === 2 ? tiesBeforeRanges(counts, sparsifiers, specs) : undefined;
+      for (const counted of counts) if (counted) releaseHistograms(pool!, counted);
       const cacheRaws = cache?.map((array) => ({ dtype: 'f32' as const, array }));
       if (
         pool &&
