@@ -35,11 +35,13 @@ import {
 import { loadModel } from '@meld/runtime';
 import { setKernelThreads } from '@meld/tensor-core';
 import { sharedFile } from '@meld/test-utils';
+import { benchArgs } from './bench-args';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const modelPath = sharedFile('models/stories260K/stories260K.bin');
 
 const { values: args } = parseArgs({
+  args: benchArgs(),
   options: {
     'per-slice': { type: 'string', default: '80' },
     epochs: { type: 'string', default: '2' },

@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { calibrateHomer, homerPrefill, saveHomerCalibration } from '@meld/context-merge';
 import { loadModel } from '@meld/runtime';
 import { sharedFile } from '@meld/test-utils';
+import { benchArgs } from './bench-args';
 import { fitGrowth, type MemoryModel, type MemoryPoint, measureInChild, memoryChild } from './homer-memory';
 import {
   inputOfLength,
@@ -29,6 +30,7 @@ import { type HomerBenchJson, renderHomerReport, renderMemoryCharts } from './ho
 import { writeAtomic } from './kv-write';
 
 const { values } = parseArgs({
+  args: benchArgs(),
   options: {
     lengths: { type: 'string', default: '1024,2048,4096,8192' },
     samples: { type: 'string', default: '1' },

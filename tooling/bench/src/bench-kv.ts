@@ -6,11 +6,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { sharedFile } from '@meld/test-utils';
+import { benchArgs } from './bench-args';
 import { runKVOverhead } from './kv-overhead';
 import { runKVQuality } from './kv-quality';
 import { writeAtomic } from './kv-write';
 
 const { values } = parseArgs({
+  args: benchArgs(),
   options: {
     samples: { type: 'string', default: '200' },
     only: { type: 'string' },

@@ -5,7 +5,8 @@
 // deleted right before each timed run: on this VM, memory the guest has not touched for a couple
 // of seconds is returned to the host, and refaulting it costs 0.5-2 s per GB (measured with a plain
 // 1 GB write or fill after 5 s idle), so both sides write into just-freed pages. Each merge runs in
-// a child process so its peak RSS (getrusage maxrss) is its own.
+// a child process so its peak RSS (getrusage maxrss) is its own. `sync` runs before each timed
+// run, so no run pays for writing back an earlier one's dirty pages.
 //   node dist/bench-merge.js [--layers 8] [--repeats 1] [--out DIR] [--keep]
 import { spawnSync } from 'node:child_process';
 import {
@@ -25,11 +26,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { mergeModels } from '@meld/model-merge';
 import { type SafetensorsEntry, Tensor, writeSafetensorsSharded } from '@meld/tensor-core';
+import { benchArgs } from './bench-args';
 
 const { values, positionals } = parseArgs({
+  args: benchArgs(),
   options: {
     layers: { type: 'string', default: '8' },
-    repeats: { type: 'string', default: '1' },
+    repeats: { type: 'string', default: '2' },
     threads: { type: 'string', default: '1,2' },
     out: { type: 'string' },
     keep: { type: 'boolean', default: false },
@@ -44,7 +47,7 @@ if (values.help) {
     [
       'pnpm bench:merge [-- options]',
       '  --layers N    decoder layers per synthetic model (default 8: ~1.08 GB in bf16)',
-      '  --repeats N   timed runs per method, best kept (default 1)',
+      '  --repeats N   timed runs per method and of cp, best kept (default 2: a first run may write into cold pages)',
       '  --threads L   comma-separated mergeModels thread counts, one row per method each (default 1,2)',
       '  --out DIR     where merge-bench.{md,json} go (default packages/model-merge/benchmarks)',
       '  --keep        keep the synthetic models under /tmp',
@@ -173,6 +176,9 @@ try {
   const prepare = () => {
     warm(inputs);
     if (previousOutput) rmSync(previousOutput, { recursive: true, force: true });
+    // nothing left dirty: the synthetic models' own writeback otherwise throttles the first runs
+    // (cp took 8 s instead of 0.8 s right after the models were written)
+    spawnSync('sync');
   };
   // cp baseline
   let cpSeconds = Number.POSITIVE_INFINITY;

@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { loadModel } from '@meld/runtime';
 import { type GgufTensorEntry, type GgufValue, Tensor, writeGguf } from '@meld/tensor-core';
 import { sharedFile } from '@meld/test-utils';
+import { benchArgs } from './bench-args';
 
 interface Measurement {
   engine: 'meld' | 'llama.cpp';
@@ -262,6 +263,7 @@ async function worker(
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
+    args: benchArgs(),
     options: {
       worker: { type: 'string' },
       model: { type: 'string' },

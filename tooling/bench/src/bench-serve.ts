@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadModel } from '@meld/runtime';
 import OpenAI from 'openai';
+import { benchArgs } from './bench-args';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const shared = process.env.MELD_SHARED ? resolve(process.env.MELD_SHARED) : resolve(repoRoot, '..', 'shared');
@@ -20,6 +21,7 @@ const modelPath = join(shared, 'models', 'stories260K', 'stories260K.bin');
 const serverMain = join(repoRoot, 'apps', 'serve', 'dist', 'main.js');
 
 const { values } = parseArgs({
+  args: benchArgs(),
   options: {
     requests: { type: 'string', default: '32' },
     seconds: { type: 'string', default: '15' },

@@ -24,8 +24,10 @@ import {
   setKernelThreads,
   Tensor,
 } from '@meld/tensor-core';
+import { benchArgs } from './bench-args';
 
 const { values: flags } = parseArgs({
+  args: benchArgs(),
   options: {
     quick: { type: 'boolean', default: false },
     'no-readme': { type: 'boolean', default: false },
