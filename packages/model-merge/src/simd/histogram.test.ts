@@ -5,28 +5,12 @@ import { webAssembly } from '@meld/tensor-core';
 import { describe, expect, it } from 'vitest';
 import { loadMergeKernels, type MergeKernelExports, mergeKernelModuleBytes } from './kernels';
 import * as reference from './reference';
-import { Arena, differences, floatsOf, randomF32Bits, seededRandom } from './simd-test-support';
+import { Arena, deltaBits, differences, floatsOf, seededRandom } from './simd-test-support';
 
 const wasm = webAssembly();
 const memory = wasm?.Memory && new wasm.Memory({ initial: 16, maximum: 65536, shared: true });
 const loaded = memory && loadMergeKernels(memory);
 const HIGH = 4 * 32768;
-
-/** Deltas of bf16 values (low 16 bits zero, a few hundred distinct), some f32 noise in the bucket of 2^-12. */
-function deltaBits(n: number, random: () => number): Uint32Array {
-  const bits = new Uint32Array(n);
-  const mixed = randomF32Bits(n, random);
-  for (let i = 0; i < n; i++) {
-    const kind = random();
-    if (kind < 0.3)
-      bits[i] = i > 0 && random() < 0.7 ? bits[i - 1]! : 0; // runs, zeros
-    else if (kind < 0.8)
-      bits[i] = ((random() < 0.5 ? 0x3980 : 0xb980) + Math.floor(random() * 6) - 3) << 16; // near ±2^-12
-    else if (kind < 0.9) bits[i] = (0x3980 << 16) | Math.floor(random() * 65536);
-    else bits[i] = mixed[i]!;
-  }
-  return bits;
-}
 
 /** Plain per-bin counts of (bits & 0x7fffffff) >>> 16, written independently of the mirror. */
 function binCounts(bits: Uint32Array): Map<number, number> {

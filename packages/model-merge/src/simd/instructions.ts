@@ -90,3 +90,15 @@ export const widenHighLanes = [8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14,
 export function widenBf16(words: number, high: boolean): number[] {
   return [...op.v128Zero, ...op.get(words), ...op.i8x16Shuffle(high ? widenHighLanes : widenLowLanes)];
 }
+
+/** hist[address] += 1 for an i32 byte address on the stack, via local `address`. */
+export function increment(address: number): number[] {
+  return [
+    ...op.tee(address),
+    ...op.get(address),
+    ...op.i32Load(),
+    ...op.i32Const(1),
+    ...op.i32Add,
+    ...op.i32Store(),
+  ];
+}

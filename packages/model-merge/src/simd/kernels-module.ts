@@ -68,6 +68,14 @@ export interface MergeKernelExports {
    * lies in [bucketLow, bucketLow + bucketCount); hist holds bucketCount × 65536 u32 counters.
    */
   histLowRange(hist: number, src: number, n: number, bucketLow: number, bucketCount: number): void;
+  /**
+   * histLowRange, and hist[c · 65536] += the number of src[i] with b ≥ bucketLow + c, where
+   * c = max(bucketCount, 0) (exact integers; NaN magnitudes rank above +inf; a sum past 32767 counts none).
+   * hist holds c × 65536 + 1 u32 counters: the window's bins, then this above-count, which accumulates over
+   * calls like the bins (u32, wrapping). A bucketCount ≤ 0 counts no bin: hist[0] counts b ≥ bucketLow.
+   * The counters fit a 4 GiB memory only for bucketCount < 16384.
+   */
+  histLowRangeAbove(hist: number, src: number, n: number, bucketLow: number, bucketCount: number): void;
   /** Stores at `result` (an i32) how many |src[i]| equal last. */
   countEqualMagnitude(src: number, n: number, last: number, result: number): void;
   /**
@@ -116,6 +124,7 @@ export const mergeKernelNames = [
   'histHighFold',
   'histLow',
   'histLowRange',
+  'histLowRangeAbove',
   'countEqualMagnitude',
   'applyTopK',
   'consensus2',

@@ -62,6 +62,7 @@ export function loadMergeKernels(memory: WasmMemory): MergeKernelExports | undef
     histHighFold: kernel('histHighFold'),
     histLow: kernel('histLow'),
     histLowRange: kernel('histLowRange'),
+    histLowRangeAbove: kernel('histLowRangeAbove'),
     countEqualMagnitude: kernel('countEqualMagnitude'),
     applyTopK: kernel('applyTopK'),
     consensus2: kernel('consensus2'),

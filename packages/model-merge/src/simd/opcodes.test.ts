@@ -70,6 +70,10 @@ const f32Map = (f: (a: number, b: number) => number) =>
 const i32Map = (f: (a: number, b: number) => number) =>
   Int32Array.from([0, 1, 2, 3], (lane) => f(i32Lanes[lane]!, i32LanesB[lane]!));
 const u32 = (values: number[]) => new Int32Array(Uint32Array.from(values).buffer);
+const i16Lanes = new Int16Array(i32Lanes.buffer.slice(0));
+const i16LanesB = new Int16Array(i32LanesB.buffer.slice(0));
+const i16Map = (f: (a: number, b: number) => number) =>
+  Int16Array.from(i16Lanes, (a, lane) => f(a, i16LanesB[lane]!));
 
 /** Vector instructions on (i32Lanes, i32LanesB) or (f32Lanes, f32LanesB), and the expected 16 bytes. */
 const vectorCases: [
@@ -77,7 +81,7 @@ const vectorCases: [
   'i32' | 'f32',
   number,
   readonly number[],
-  Int32Array | Float32Array | Uint8Array,
+  Int32Array | Float32Array | Uint8Array | Int16Array,
 ][] = [
   ['i32x4Eq', 'i32', 2, op.i32x4Eq, mask((l) => i32Lanes[l] === i32LanesB[l])],
   ['i32x4Ne', 'i32', 2, op.i32x4Ne, mask((l) => i32Lanes[l] !== i32LanesB[l])],
@@ -143,6 +147,24 @@ const vectorCases: [
     Uint8Array.from(new Uint8Array(i32LanesB.buffer), (index) =>
       index < 16 ? new Uint8Array(i32Lanes.buffer)[index]! : 0,
     ),
+  ],
+  // 16-bit lanes of (5, −7, max, min) and (5, 3, −1, 12345)
+  ['i16x8GtS', 'i32', 2, op.i16x8GtS, i16Map((a, b) => (a > b ? -1 : 0))],
+  ['i16x8Add', 'i32', 2, op.i16x8Add, i16Map((a, b) => ((a + b) << 16) >> 16)],
+  [
+    'i32x4ExtaddPairwiseI16x8S',
+    'i32',
+    1,
+    op.i32x4ExtaddPairwiseI16x8S,
+    Int32Array.from([0, 1, 2, 3], (lane) => i16Lanes[2 * lane]! + i16Lanes[2 * lane + 1]!),
+  ],
+  // the low 16 bits of the i32 at A + 8 (0x7fffffff) in eight lanes
+  [
+    'i16x8Splat',
+    'i32',
+    0,
+    [...op.i32Const(A), ...op.i32Load(8), ...op.i16x8Splat],
+    new Int16Array(8).fill(-1),
   ],
 ];
 

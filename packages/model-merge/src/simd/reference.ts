@@ -117,6 +117,32 @@ export function histLowRange(
   }
 }
 
+/**
+ * histLowRange into the first c · 65536 counters, c = max(bucketCount, 0), and hist[c · 65536] += the number
+ * of elements with b ≥ bucketLow + c (exact integers; NaN bits rank above +inf): hist holds c · 65536 + 1
+ * counters.
+ */
+export function histLowRangeAbove(
+  hist: Uint32Array,
+  src: Float32Array,
+  n: number,
+  bucketLow: number,
+  bucketCount: number,
+): void {
+  const bits = bitsOf(src, n);
+  bucketLow |= 0;
+  const count = Math.max(bucketCount | 0, 0);
+  const limit = bucketLow + count;
+  let above = 0;
+  for (let i = 0; i < n; i++) {
+    const x = bits[i]!;
+    const b = (x & 0x7fffffff) >>> 16;
+    if (b >= limit) above++;
+    else if (b >= bucketLow) hist[(b - bucketLow) * 65536 + (x & 0xffff)]!++;
+  }
+  hist[count * 65536] = hist[count * 65536]! + above;
+}
+
 /** How many |src[i]| equal last. */
 export function countEqualMagnitude(src: Float32Array, n: number, last: number): number {
   last = f(last);

@@ -42,6 +42,22 @@ export function randomF32Bits(count: number, random: () => number): Uint32Array 
   return bits;
 }
 
+/** Deltas of bf16 values (low 16 bits zero, a few hundred distinct), some f32 noise in the bucket of 2^-12. */
+export function deltaBits(n: number, random: () => number): Uint32Array {
+  const bits = new Uint32Array(n);
+  const mixed = randomF32Bits(n, random);
+  for (let i = 0; i < n; i++) {
+    const kind = random();
+    if (kind < 0.3)
+      bits[i] = i > 0 && random() < 0.7 ? bits[i - 1]! : 0; // runs, zeros
+    else if (kind < 0.8)
+      bits[i] = ((random() < 0.5 ? 0x3980 : 0xb980) + Math.floor(random() * 6) - 3) << 16; // near ±2^-12
+    else if (kind < 0.9) bits[i] = (0x3980 << 16) | Math.floor(random() * 65536);
+    else bits[i] = mixed[i]!;
+  }
+  return bits;
+}
+
 export function randomBf16Words(count: number, random: () => number): Uint16Array {
   const words = new Uint16Array(count);
   for (let i = 0; i < count; i++)

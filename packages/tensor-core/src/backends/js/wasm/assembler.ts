@@ -199,6 +199,14 @@ export const op = {
   i8x16Swizzle: [0xfd, 0x0e],
   /** i8x16.narrow_i16x8_s: sixteen i16 lanes of two vectors saturated to i8 (lane masks stay masks). */
   i8x16NarrowI16x8S: [0xfd, 0x65],
+  /** i16x8.splat: eight lanes of the low 16 bits of an i32. */
+  i16x8Splat: [0xfd, 0x10],
+  /** i16x8.gt_s: lane masks (−1 / 0) of a > b, signed 16-bit lanes. */
+  i16x8GtS: [0xfd, 0x31],
+  /** i16x8.add (wrapping). */
+  i16x8Add: [0xfd, 0x8e, 0x01],
+  /** i32x4.extadd_pairwise_i16x8_s: lane j = sign-extended i16 lanes 2j + 2j+1, summed. */
+  i32x4ExtaddPairwiseI16x8S: [0xfd, 0x7e],
 } as const;
 
 export interface FunctionDefinition {
