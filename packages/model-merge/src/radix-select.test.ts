@@ -21,13 +21,14 @@ function highHistogram(values: Float32Array): Uint32Array {
   return histogram;
 }
 
+/** The window's low-bit counts, then the count above the window (histLowRangeAbove's layout). */
 function lowCounts(values: Float32Array, window: { low: number; count: number }): Uint32Array {
-  const counts = new Uint32Array(window.count * 65536);
+  const counts = new Uint32Array(window.count * 65536 + 1);
   const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
   for (const b of bits) {
     const high = (b & 0x7fffffff) >>> 16;
-    if (high >= window.low && high < window.low + window.count)
-      counts[(high - window.low) * 65536 + (b & 0xffff)]!++;
+    if (high >= window.low + window.count) counts[window.count * 65536]!++;
+    else if (high >= window.low) counts[(high - window.low) * 65536 + (b & 0xffff)]!++;
   }
   return counts;
 }
@@ -64,6 +65,33 @@ describe('MagnitudeRankSelector windows', () => {
     expect(results.map((r) => r.greater)).toEqual(
       ranks.map((rank) => sorted.filter((x) => x > sorted[rank]!).length),
     );
+  });
+
+  it('with only the window counted, finds the ranks from the count above it (no high bits, no pass 2)', () => {
+    const selector = new MagnitudeRankSelector(ranks);
+    const sample = values.subarray(0, 10_000);
+    const window = selector.chooseWindow(highHistogram(sample), sample.length, values.length, 64)!;
+    selector.addWindow(lowCounts(values, window));
+    expect(selector.endHigh()).toBe(true);
+    expect(selector.lowCounted).toBe(true);
+    const results = selector.results();
+    expect(results.map((r) => r.value)).toEqual(ranks.map((rank) => Math.fround(sorted[rank]!)));
+    expect(results.map((r) => r.greater)).toEqual(
+      ranks.map((rank) => sorted.filter((x) => x > sorted[rank]!).length),
+    );
+  });
+
+  it('a window-only count that misses asks for the high bits, then counts as usual', () => {
+    const selector = new MagnitudeRankSelector(ranks);
+    const small = values.map((v) => v / 64);
+    const window = selector.chooseWindow(highHistogram(small), small.length, values.length, 64)!;
+    selector.addWindow(lowCounts(values, window));
+    expect(selector.endHigh()).toBe(false);
+    selector.addHigh(highHistogram(values));
+    expect(selector.endHigh()).toBe(true);
+    expect(selector.lowCounted).toBe(false);
+    selector.observeLow(values);
+    expect(selector.results().map((r) => r.value)).toEqual(ranks.map((rank) => Math.fround(sorted[rank]!)));
   });
 
   it('declines a window wider than maxBuckets', () => {

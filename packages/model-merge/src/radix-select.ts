@@ -40,6 +40,7 @@ export class MagnitudeRankSelector {
 
   /** Pass 1: feed every chunk. */
   observeHigh(values: Float32Array): void {
+    this.highCounted = true;
     const arena = this.arenaFor(values);
     if (arena) {
       this.arenaHigh ??= arena.borrowHistogram();
@@ -51,8 +52,14 @@ export class MagnitudeRankSelector {
     for (let i = 0; i < bits.length; i++) high[(bits[i]! & 0x7fffffff) >>> 16]!++;
   }
 
-  /** Between the passes. */
-  endHigh(): void {
+  /**
+   * Between the passes. With only the window counted (no high bits), finds each wanted rank's
+   * bucket from the count above the window and the window's bucket totals; returns false when a
+   * rank lies outside the window: then count the high bits (addHigh) and call endHigh again.
+   */
+  endHigh(): boolean {
+    if (this.windowUsed) return true; // already resolved from the window
+    if (!this.highCounted && this.arenaHigh === undefined) return this.resolveFromWindow();
     if (this.arenaHigh) {
       for (let bucket = 0; bucket < 65536; bucket++) this.high[bucket]! += this.arenaHigh[bucket]!;
       this.arena!.returnHistogram(this.arenaHigh);
@@ -81,6 +88,45 @@ export class MagnitudeRankSelector {
       this.windowUsed = true;
     }
     this.windowCounts = undefined;
+    return true;
+  }
+
+  private resolveFromWindow(): boolean {
+    const window = this.window;
+    const counts = this.windowCounts;
+    if (window === undefined || counts === undefined) return false;
+    const totals = Array.from({ length: window.count }, (_, j) => {
+      let total = 0;
+      for (let bin = j * 65536; bin < (j + 1) * 65536; bin++) total += counts[bin]!;
+      return total;
+    });
+    const above = counts[window.count * 65536] ?? 0;
+    const buckets: number[] = [];
+    const greaterAbove: number[] = [];
+    for (const rank of this.ranks) {
+      let greater = above;
+      let found = -1;
+      if (rank >= above)
+        for (let j = window.count - 1; j >= 0; j--) {
+          if (greater + totals[j]! > rank) {
+            found = window.low + j;
+            break;
+          }
+          greater += totals[j]!;
+        }
+      if (found < 0) return false; // above or below the window: the high bits must be counted
+      buckets.push(found);
+      greaterAbove.push(greater);
+    }
+    this.buckets = buckets;
+    this.greaterAbove = greaterAbove;
+    for (const [rank, bucket] of buckets.entries()) {
+      const offset = (bucket - window.low) * 65536;
+      this.addLow(rank, counts.subarray(offset, offset + 65536));
+    }
+    this.windowUsed = true;
+    this.windowCounts = undefined;
+    return true;
   }
 
   /** Pass 2: feed every chunk again. */
@@ -110,6 +156,8 @@ export class MagnitudeRankSelector {
 
   /** High buckets [low, low + count) whose low bits pass 1 counts too (see `windowFromSample`). */
   private window: { readonly low: number; readonly count: number } | undefined;
+  /** Whether pass 1 counted the high bits (observeHigh / addHigh), not only the window. */
+  private highCounted = false;
   private windowCounts: Uint32Array | undefined;
   private windowUsed = false;
 
@@ -154,7 +202,10 @@ export class MagnitudeRankSelector {
     return this.window;
   }
 
-  /** Adds low-bit counts of the window's buckets (window.count × 65536 counters) counted in pass 1. */
+  /**
+   * Adds what pass 1 counted of the window: window.count × 65536 low-bit counters, then one counter
+   * of the elements above the window (histLowRangeAbove's layout).
+   */
   addWindow(counts: Uint32Array): void {
     if (this.windowCounts === undefined) this.windowCounts = new Uint32Array(counts);
     else for (let i = 0; i < counts.length; i++) this.windowCounts[i]! += counts[i]!;
@@ -177,6 +228,7 @@ export class MagnitudeRankSelector {
 
   /** Adds a pass-1 histogram counted elsewhere (row workers). */
   addHigh(counts: Uint32Array): void {
+    this.highCounted = true;
     for (let bucket = 0; bucket < 65536; bucket++) this.high[bucket]! += counts[bucket]!;
   }
 

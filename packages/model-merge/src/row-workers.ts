@@ -68,7 +68,12 @@ export interface HistogramJob {
   readonly pass: 0 | 1;
   /** Pass 1: the high-bit buckets whose low bits to count, per model. */
   readonly buckets: readonly (readonly number[])[];
-  /** Pass 0: per model, high buckets whose low bits to count as well (one 65536-bin block each). */
+  /** Pass 0: per model, whether to count the high bits (four sub-histograms of 32768 bins). */
+  readonly highs: readonly boolean[];
+  /**
+   * Pass 0: per model, high buckets whose low bits to count (one 65536-bin block each), followed
+   * by one counter of the elements above them.
+   */
   readonly windows: readonly ({ readonly low: number; readonly count: number } | undefined)[];
   readonly rowLength: number;
   readonly rowCount: number;
@@ -358,6 +363,7 @@ function workerMain(
     );
     const buckets = job.buckets as number[][];
     const windows = job.windows as ({ low: number; count: number } | undefined)[];
+    const highs = job.highs as boolean[];
     const rowLength = job.rowLength as number;
     const rowsPerChunk = Math.max(1, Math.floor(job.chunkElements / Math.max(1, rowLength)));
     const capacity = rowsPerChunk * rowLength;
@@ -382,15 +388,16 @@ function workerMain(
         }
         const slots = histograms[model]!;
         if (job.pass === 0) {
-          wasm.histHighSplit(slots[0], delta, length);
+          if (highs[model]) wasm.histHighSplit(slots[0], delta, length);
           const window = windows[model];
-          if (window) wasm.histLowRange(slots[1], delta, length, window.low, window.count);
+          if (window) wasm.histLowRangeAbove(slots[1], delta, length, window.low, window.count);
         } else
           for (let r = 0; r < slots.length; r++) wasm.histLow(slots[r], delta, length, buckets[model]![r]);
       }
     }
     // pass 0 counted into four sub-histograms: their totals into the first 32768 counters
-    if (job.pass === 0) for (const slots of histograms) wasm.histHighFold(slots[0]);
+    if (job.pass === 0)
+      for (const [model, slots] of histograms.entries()) if (highs[model]) wasm.histHighFold(slots[0]);
   };
   port.on(
     'message',
@@ -587,8 +594,8 @@ export class RowWorkerPool {
       job.models.map((_, model) => {
         if (job.pass === 1) return job.buckets[model]!.map(() => arena.borrowHistogram());
         const window = job.windows[model];
-        const high = arena.borrowHistogram(4 * 32768);
-        return window ? [high, arena.borrowHistogram(window.count * 65536)] : [high];
+        const high = arena.borrowHistogram(job.highs[model] ? 4 * 32768 : 16); // 16: an unused slot
+        return window ? [high, arena.borrowHistogram(window.count * 65536 + 1)] : [high];
       }),
     );
     const asRef = (histogram: Uint32Array) =>
@@ -607,6 +614,7 @@ export class RowWorkerPool {
       fillCache: job.fillCache,
       pass: job.pass,
       buckets: job.buckets,
+      highs: job.highs,
       windows: job.windows,
       histograms: counted[worker]!.map((slots) => slots.map(asRef)),
       ...ranges[worker]!,

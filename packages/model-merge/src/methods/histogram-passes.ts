@@ -80,9 +80,17 @@ export function runHistogramPass(
   fillCache: boolean,
 ): Uint32Array[][][] {
   const { pool, sparsifiers } = input;
-  // a sparsifier whose pass-0 window already counted this pass is not counted twice
-  const learning = sparsifiers.map(
-    (sparsifier) => pass < sparsifier.passes && sparsifier.histogramPass?.(pass)?.counted !== true,
+  const specs = sparsifiers.map((sparsifier) =>
+    pass < sparsifier.passes ? sparsifier.histogramPass?.(pass) : undefined,
+  );
+  // what each model counts: pass 0 the high bits and/or its window, pass 1 its buckets (unless
+  // pass 0's window counted them already)
+  const learning = specs.map((spec) =>
+    spec === undefined
+      ? false
+      : pass === 0
+        ? spec.high === true || spec.window !== undefined
+        : spec.counted !== true,
   );
   const counted = pool.histograms({
     base: input.base!,
@@ -90,12 +98,9 @@ export function runHistogramPass(
     ...(input.cache ? { cache: input.cache } : {}),
     fillCache,
     pass,
-    buckets: sparsifiers.map((sparsifier, model) =>
-      learning[model] ? (sparsifier.histogramPass!(pass)!.buckets ?? []) : [],
-    ),
-    windows: sparsifiers.map((sparsifier, model) =>
-      learning[model] ? sparsifier.histogramPass!(pass)!.window : undefined,
-    ),
+    buckets: specs.map((spec, model) => (learning[model] && pass === 1 ? (spec!.buckets ?? []) : [])),
+    highs: specs.map((spec, model) => learning[model] && pass === 0 && spec!.high === true),
+    windows: specs.map((spec, model) => (learning[model] && pass === 0 ? spec!.window : undefined)),
     rowLength: input.rowLength,
     rowCount: input.rowCount,
     chunkElements: input.chunkElements,
@@ -110,7 +115,8 @@ export function runHistogramPass(
       }
       return sum;
     });
-    sparsifier.addHistograms!(pass, sums);
+    if (pass === 0) sparsifier.addHistograms!(0, [specs[model]!.high ? sums[0] : undefined, sums[1]]);
+    else sparsifier.addHistograms!(1, sums);
   }
   return counted;
 }

@@ -53,8 +53,11 @@ export interface Sparsifier {
    * tensor's `total` elements, from which pass 0 learns which buckets to count low bits of too.
    */
   planWindow?(sample: Uint32Array, sampleSize: number, total: number): void;
-  /** Adds what row workers counted for `pass` (summed over workers): [high, window?] or one per bucket. */
-  addHistograms?(pass: number, histograms: readonly Uint32Array[]): void;
+  /**
+   * Adds what row workers counted for `pass` (summed over workers): pass 0 [high, window] (either
+   * undefined when not counted), pass 1 one histogram per bucket.
+   */
+  addHistograms?(pass: number, histograms: readonly (Uint32Array | undefined)[]): void;
   /**
    * After the learning passes of a plain top-k: which histogram of the last pass that counted and
    * which bin hold the elements equal to the threshold, so each row range's ties are known without
@@ -76,7 +79,12 @@ export interface TieBin {
 export interface HistogramPassSpec {
   /** Pass 1: the high buckets whose low bits to count. */
   readonly buckets?: readonly number[];
-  /** Pass 0: also count the low bits of these buckets (so pass 1 is usually not needed). */
+  /** Pass 0: count the high bits of |τ| (every bucket). */
+  readonly high?: boolean;
+  /**
+   * Pass 0: count the low bits of these buckets and how many elements lie above them; when the
+   * wanted ranks fall inside, neither the high bits nor pass 1 are needed.
+   */
   readonly window?: { readonly low: number; readonly count: number };
   /** Pass 1: already counted in pass 0's window; nothing to run. */
   readonly counted?: boolean;
@@ -148,6 +156,10 @@ class RankWindow {
   private seenLast = 0;
   readonly empty: boolean;
   private readonly selector: MagnitudeRankSelector;
+  /** Row workers' pass 0: what has been counted, and whether the window missed. */
+  private highCounted = false;
+  private windowCounted = false;
+  private windowMissed = false;
 
   constructor(
     private readonly low: number,
@@ -166,19 +178,29 @@ class RankWindow {
   histogramPass(pass: number): HistogramPassSpec | undefined {
     if (this.empty || pass > 1) return undefined;
     if (pass === 1) return { buckets: this.selector.lowBuckets, counted: this.selector.lowCounted };
-    const window = this.selector.countedWindow;
-    return window ? { window } : {};
+    // pass 0: the window first (when one was planned), the high bits only when it missed
+    const window = this.windowCounted ? undefined : this.selector.countedWindow;
+    return {
+      high: !this.highCounted && (this.windowMissed || this.selector.countedWindow === undefined),
+      ...(window ? { window } : {}),
+    };
   }
 
   planWindow(sample: Uint32Array, sampleSize: number, total: number): void {
     if (!this.empty) this.selector.chooseWindow(sample, sampleSize, total);
   }
 
-  addHistograms(pass: number, histograms: readonly Uint32Array[]): void {
+  addHistograms(pass: number, histograms: readonly (Uint32Array | undefined)[]): void {
     if (pass === 0) {
-      this.selector.addHigh(histograms[0]!);
-      if (histograms[1]) this.selector.addWindow(histograms[1]);
-    } else for (const [rank, counts] of histograms.entries()) this.selector.addLow(rank, counts);
+      if (histograms[0]) {
+        this.selector.addHigh(histograms[0]);
+        this.highCounted = true;
+      }
+      if (histograms[1]) {
+        this.selector.addWindow(histograms[1]);
+        this.windowCounted = true;
+      }
+    } else for (const [rank, counts] of histograms.entries()) this.selector.addLow(rank, counts!);
   }
 
   tieBin(): TieBin | undefined {
@@ -195,7 +217,8 @@ class RankWindow {
   endPass(pass: number): void {
     if (this.empty) return;
     if (pass === 0) {
-      this.selector.endHigh();
+      // a window that missed a wanted rank: pass 0 must count the high bits after all
+      this.windowMissed = !this.selector.endHigh();
       return;
     }
     const results = this.selector.results();

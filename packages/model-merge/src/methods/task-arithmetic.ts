@@ -298,6 +298,11 @@ export function taskArithmeticMethod(variant: TaskArithmeticVariant): MergeMetho
         }
         if (cache) cacheFilled = true;
         for (const sparsifier of sparsifiers) if (pass < sparsifier.passes) sparsifier.endPass(pass);
+        if (pass === 0 && counts[0] && sparsifiers.some((s) => s.passes > 0 && s.histogramPass?.(0)?.high)) {
+          // a window missed its rank: count the high bits after all (for those sparsifiers only)
+          releaseHistograms(pool!, runHistogramPass(onWorkers!, 0, false));
+          for (const sparsifier of sparsifiers) if (sparsifier.passes > 0) sparsifier.endPass(0);
+        }
       }
       const weights = context.modelParameters.map((q) => q.weight);
       const weightSum = weights.reduce((a, b) => a + b, 0);
