@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { BackgroundIO, piecewise } from './background-io';
 import { parseMergeConfig, readMergeConfig } from './config/parse';
 import type { MergeConfig } from './config/schema';
-import { MergeArena } from './merge-arena';
+import { MergeArena, ReusableBuffer } from './merge-arena';
 import { type InputModel, openInputModel } from './model-source';
 import { stageOutputFolder } from './output-folder';
 import { planMerge } from './plan';
@@ -19,12 +19,11 @@ import { defaultMergeMethods, type MergeMethodRegistry } from './registry';
 import { RowWorkerPool } from './row-workers';
 import { ScratchPool } from './scratch-pool';
 import {
+  InputBuffers,
   type OutputDType,
   readTaskInputs,
   runTask,
-  TaskBuffers,
   type TaskContext,
-  type TaskTensors,
   taskDType,
 } from './task-runner';
 
@@ -204,37 +203,29 @@ export function mergeModels(options: MergeModelOptions): MergeModelResult {
     const shared = rowWorkers !== undefined;
     const scratch = new ScratchPool({ shared, ...(arena ? { arena } : {}) });
     const context: TaskContext = { seed, chunkElements, warnings, scratch, rowWorkers };
-    // With row workers, the main thread reads the next task's inputs and writes the previous
-    // task's output while the workers compute: buffer sets used in turn, reads `ahead` tasks ahead
-    // (reading two ahead measured no faster on bench:merge and touched 0.6 GB more memory). One
-    // thread: one set, no read-ahead.
+    // With row workers, the workers read each task's inputs (in parallel, straight from the files)
+    // and compute it while the main thread writes the previous output in pieces: two output
+    // buffers used in turn. One thread: everything here, one output buffer.
     const io = rowWorkers ? new BackgroundIO() : undefined;
     if (rowWorkers) rowWorkers.background = io;
-    const ahead = io ? 1 : 0;
-    const sets = Array.from({ length: ahead + 1 }, () => new TaskBuffers(arena, shared));
+    const reader = rowWorkers?.simd ? rowWorkers : undefined;
+    const inputs = new InputBuffers(arena, shared);
+    const outputs = Array.from({ length: io ? 2 : 1 }, () => new ReusableBuffer(arena, shared));
+    const writes: number[] = [];
     const tasks = plan.tasks;
-    const pending = new Map<number, TaskTensors>();
-    const queueReads = (index: number) => {
-      // set index % sets.length was last used by task index − sets.length, whose compute is done
-      // and whose write was queued before these reads (the queue runs in order)
-      if (io && index < tasks.length)
-        pending.set(index, readTaskInputs(tasks[index]!, models, sets[index % sets.length]!, io));
-    };
-    for (let index = 0; index < ahead; index++) queueReads(index);
+    let inputsInUse = false;
     let inputBytesDone = 0;
     let outputBytes = 0;
     for (const [index, task] of tasks.entries()) {
       options.onProgress?.({ type: 'tensor-start', name: task.output, index, total: tasks.length });
-      const buffers = sets[index % sets.length]!;
-      queueReads(index + ahead);
-      const inputs = pending.get(index) ?? readTaskInputs(task, models, buffers, undefined);
-      pending.delete(index);
-      // this task's reads and everything queued before them; later reads and the previous task's
-      // write go on while this one computes
-      io?.finish(inputs.ticket);
-      const bytes = runTask(task, inputs.tensors(), dtypes[index]!, buffers.output, context);
+      if (inputsInUse) io?.drain(); // a copied tensor's pending write reads from the input buffers
+      const tensors = readTaskInputs(task, models, inputs, reader);
+      const output = outputs[index % outputs.length]!;
+      if (index >= outputs.length) io?.finish(writes[index - outputs.length]!); // this buffer's last write
+      const bytes = runTask(task, tensors, dtypes[index]!, output, context);
+      inputsInUse = task.kind === 'copy';
       if (io)
-        io.add(
+        writes[index] = io.add(
           piecewise(bytes.byteLength, (offset, length) =>
             writer!.writeAt(task.output, offset, bytes.subarray(offset, offset + length)),
           ),

@@ -24,9 +24,16 @@ export interface TensorSource {
   /** With `into` (a reusable buffer at least byteLength long) the tensor may be a view of it. */
   readTensor(name: string, into?: Uint8Array): Tensor;
   readBytes(name: string): Uint8Array;
-  /** A piece of a tensor's bytes (tensor-core's SafetensorsModel has it; then tensorFromBytes too). */
-  readBytesAt?(name: string, byteOffset: number, into: Uint8Array): void;
-  /** The Tensor readTensor returns, from bytes read with readBytesAt. */
+  /**
+   * Where a tensor's bytes lie in which file (tensor-core's SafetensorsModel has it, and then
+   * tensorFromBytes): row workers read them directly, in parallel.
+   */
+  tensorFileRange?(name: string): {
+    readonly path: string;
+    readonly offset: number;
+    readonly byteLength: number;
+  };
+  /** The Tensor readTensor returns, from the tensor's bytes read elsewhere. */
   tensorFromBytes?(name: string, bytes: Uint8Array): Tensor;
   close(): void;
 }

@@ -129,6 +129,8 @@ function workerMain(
   wasm: any,
   // biome-ignore lint/suspicious/noExplicitAny: the arena's WebAssembly.Memory (absent without SIMD)
   memory: any,
+  // biome-ignore lint/suspicious/noExplicitAny: node:fs, required by the worker's prelude
+  fs: any,
 ): void {
   // the arena's current SharedArrayBuffer (a grown memory hands out a new, longer one)
   let arenaBuffer: SharedArrayBuffer | undefined;
@@ -399,12 +401,48 @@ function workerMain(
     if (job.pass === 0)
       for (const [model, slots] of histograms.entries()) if (highs[model]) wasm.histHighFold(slots[0]);
   };
+  // biome-ignore lint/suspicious/noExplicitAny: messages are plain data built by RowWorkerPool
+  const read = (job: any) => {
+    // file ranges straight into the arena: this worker's share of the next task's inputs
+    const fds = new Map<string, number>();
+    try {
+      for (const piece of job.pieces as {
+        path: string;
+        position: number;
+        pointer: number;
+        length: number;
+      }[]) {
+        let fd = fds.get(piece.path);
+        if (fd === undefined) {
+          fd = fs.openSync(piece.path, 'r') as number;
+          fds.set(piece.path, fd);
+        }
+        const into = new Uint8Array(memory.buffer, piece.pointer, piece.length);
+        let done = 0;
+        while (done < piece.length) {
+          const count = fs.readSync(
+            fd,
+            into,
+            done,
+            Math.min(piece.length - done, 1 << 30),
+            piece.position + done,
+          );
+          if (count === 0)
+            throw new Error(`${piece.path}: unexpected end of file at byte ${piece.position + done}`);
+          done += count;
+        }
+      }
+    } finally {
+      for (const fd of fds.values()) fs.closeSync(fd);
+    }
+  };
   port.on(
     'message',
     (job: { type: string; pieces?: { rowStart: number; rowEnd: number; slot: number }[] }) => {
       try {
         if (job.type === 'combine') combine(job);
         else if (job.type === 'histogram') histogram(job);
+        else if (job.type === 'read') read(job);
         else if (job.type === 'count')
           for (const piece of job.pieces!) taskArithmetic({ ...job, ...piece }, true);
         else taskArithmetic(job, false);
@@ -441,10 +479,11 @@ function workerSource(): string {
   const entries = Object.entries(kernels).map(([name, f]) => `${name}: ${f.name}`);
   return [
     "const { workerData } = require('node:worker_threads');",
+    "const fs = require('node:fs');",
     ...[...helpers, ...Object.values(kernels)].map((f) => f.toString()),
     `const kernels = { ${entries.join(', ')} };`,
     'const wasm = workerData.memory ? new WebAssembly.Instance(new WebAssembly.Module(workerData.moduleBytes), { env: { memory: workerData.memory } }).exports : undefined;',
-    `(${workerMain.toString()})(workerData.port, { bf16: new Float32Array(workerData.bf16), f16: new Float32Array(workerData.f16) }, new Int32Array(workerData.control), kernels, workerData.errors, wasm, workerData.memory);`,
+    `(${workerMain.toString()})(workerData.port, { bf16: new Float32Array(workerData.bf16), f16: new Float32Array(workerData.f16) }, new Int32Array(workerData.control), kernels, workerData.errors, wasm, workerData.memory, fs);`,
   ].join('\n');
 }
 
@@ -560,6 +599,40 @@ export class RowWorkerPool {
   /** Whether the workers run the SIMD kernels (the pool has an arena). */
   get simd(): boolean {
     return this.arena !== undefined;
+  }
+
+  /**
+   * Reads file ranges into arena buffers on the workers (SIMD pools only), the bytes split evenly
+   * between them; the calling thread does its background IO meanwhile.
+   */
+  readFiles(pieces: readonly { path: string; offset: number; into: Uint8Array }[]): void {
+    const arena = this.arena;
+    if (arena === undefined) throw new RowWorkerError('file reads on the workers need the arena');
+    for (const piece of pieces)
+      if (!arena.owns(piece.into))
+        throw new RowWorkerError(`${piece.path}: the read buffer is not in the arena`);
+    this.start();
+    const total = pieces.reduce((sum, piece) => sum + piece.into.byteLength, 0);
+    const count = Math.min(this.workers.length, Math.max(1, Math.ceil(total / (1 << 20))));
+    // worker w takes bytes [w·total/count, (w+1)·total/count) of the pieces laid end to end
+    const shares = Array.from({ length: count }, () => [] as object[]);
+    let start = 0;
+    for (const piece of pieces) {
+      const end = start + piece.into.byteLength;
+      for (let worker = 0; worker < count; worker++) {
+        const from = Math.max(start, Math.floor((total * worker) / count));
+        const to = Math.min(end, Math.floor((total * (worker + 1)) / count));
+        if (to > from)
+          shares[worker]!.push({
+            path: piece.path,
+            position: piece.offset + (from - start),
+            pointer: piece.into.byteOffset + (from - start),
+            length: to - from,
+          });
+      }
+      start = end;
+    }
+    this.run(count, (worker) => ({ type: 'read', pieces: shares[worker] }));
   }
 
   /** Gives back a histogram `histograms` returned. */

@@ -1,8 +1,7 @@
-// One merge task at a time: read its input tensors into reused buffers (now, or queued as
-// background IO while the row workers compute the previous task), run its method chunk by chunk
-// into the output buffer encoded to the output dtype, and hand back the bytes to write.
+// One merge task at a time: read its input tensors into reused buffers (by the row workers, in
+// parallel, where the model says where the bytes lie), run its method chunk by chunk into an
+// output buffer encoded to the output dtype, and hand back the bytes to write.
 import { encodeBf16Into, encodeF16Into, type Tensor } from '@meld/tensor-core';
-import { type BackgroundIO, piecewise } from './background-io';
 import { commonArena, type MergeArena, ReusableBuffer } from './merge-arena';
 import { rowWorkerMinimumElements } from './methods/chunks';
 import type { InputModel } from './model-source';
@@ -59,17 +58,14 @@ export function encodedOutput(dtype: OutputDType, shape: readonly number[], byte
   };
 }
 
-/** One set of reused buffers: one per input slot (slot 0: the base or a copy's input; then the models) and the output. */
-export class TaskBuffers {
+/** Reused input buffers, one per input slot (slot 0: the base or a copy's input; then the models). */
+export class InputBuffers {
   private readonly inputs: ReusableBuffer[] = [];
-  readonly output: ReusableBuffer;
 
   constructor(
     private readonly arena: MergeArena | undefined,
     private readonly shared: boolean,
-  ) {
-    this.output = new ReusableBuffer(arena, shared);
-  }
+  ) {}
 
   input(slot: number, byteLength: number): Uint8Array {
     this.inputs[slot] ??= new ReusableBuffer(this.arena, this.shared);
@@ -77,51 +73,66 @@ export class TaskBuffers {
   }
 }
 
-/** A task's input tensors, slot by slot (slot 0 empty for a merge without base), once `io.finish(ticket)` has run. */
-export interface TaskTensors {
-  readonly tensors: () => (Tensor | undefined)[];
-  /** The ticket of the last read queued (0: everything was read at once). */
-  readonly ticket: number;
+/** Reads byte ranges of files into arena buffers on other threads (RowWorkerPool.readFiles). */
+export interface ParallelReader {
+  readFiles(pieces: readonly FilePiece[]): void;
 }
 
+export interface FilePiece {
+  readonly path: string;
+  readonly offset: number;
+  readonly into: Uint8Array;
+}
+
+/** Inputs smaller than this are read on the calling thread (a worker round trip costs more). */
+const parallelReadMinimumBytes = 1 << 20;
+
 /**
- * Reads a task's inputs into `buffers`: queued on `io` in 8 MiB pieces where the model can read a
- * tensor in pieces (call `io.drain()` before using them), otherwise right now.
+ * Reads a task's input tensors into `buffers` (slot 0: the base or a copy's input; then the
+ * models) and returns them, row-limited. With a `reader`, inputs whose models say where their
+ * bytes lie are read by the row workers in parallel; anything else is read here.
  */
 export function readTaskInputs(
   task: MergeTask,
   models: ReadonlyMap<string, InputModel>,
-  buffers: TaskBuffers,
-  io: BackgroundIO | undefined,
-): TaskTensors {
+  buffers: InputBuffers,
+  reader: ParallelReader | undefined,
+): (Tensor | undefined)[] {
   const reads = task.kind === 'copy' ? [task.inputs[0]!] : [task.base, ...task.inputs];
-  let ticket = 0;
-  const tensors = reads.map((input, slot) => {
-    if (input === undefined) return () => undefined;
-    const source = models.get(input.model)!.source;
-    const into = buffers.input(slot, source.info(input.tensor).byteLength);
-    if (io === undefined || source.readBytesAt === undefined || source.tensorFromBytes === undefined) {
-      io?.drain(); // what is queued may still read from these buffers (a copied tensor's write)
-      const tensor = source.readTensor(input.tensor, into);
-      return () => tensor;
-    }
-    ticket = io.add(
-      piecewise(into.byteLength, (offset, length) =>
-        source.readBytesAt!(input.tensor, offset, into.subarray(offset, offset + length)),
+  const sources = reads.map((input) => (input ? models.get(input.model)!.source : undefined));
+  const ranges = reads.map((input, slot) =>
+    input ? sources[slot]!.tensorFileRange?.(input.tensor) : undefined,
+  );
+  const parallel =
+    reader !== undefined &&
+    reads.every((input, slot) => input === undefined || (ranges[slot] && sources[slot]!.tensorFromBytes)) &&
+    ranges.reduce((sum, range) => sum + (range?.byteLength ?? 0), 0) >= parallelReadMinimumBytes;
+  let tensors: (Tensor | undefined)[];
+  if (parallel) {
+    const into = ranges.map((range, slot) => (range ? buffers.input(slot, range.byteLength) : undefined));
+    reader.readFiles(
+      ranges.flatMap((range, slot) =>
+        range ? [{ path: range.path, offset: range.offset, into: into[slot]! }] : [],
       ),
     );
-    return () => source.tensorFromBytes!(input.tensor, into);
-  });
-  return {
-    ticket,
-    tensors: () =>
-      tensors.map((tensor) => {
-        const value = tensor();
-        return value !== undefined && task.rowLimit !== undefined && value.shape[0]! > task.rowLimit
-          ? value.rows(0, task.rowLimit)
-          : value;
-      }),
-  };
+    tensors = reads.map((input, slot) =>
+      input ? sources[slot]!.tensorFromBytes!(input.tensor, into[slot]!) : undefined,
+    );
+  } else {
+    tensors = reads.map((input, slot) =>
+      input
+        ? sources[slot]!.readTensor(
+            input.tensor,
+            buffers.input(slot, sources[slot]!.info(input.tensor).byteLength),
+          )
+        : undefined,
+    );
+  }
+  return tensors.map((value) =>
+    value !== undefined && task.rowLimit !== undefined && value.shape[0]! > task.rowLimit
+      ? value.rows(0, task.rowLimit)
+      : value,
+  );
 }
 
 export interface TaskContext {

@@ -1,7 +1,7 @@
 // Reading a tensor in pieces (readBytesAt) and turning the bytes into a Tensor (tensorFromBytes)
 // must give exactly what readTensor gives, in single files and sharded models, and reject pieces
 // outside the tensor, naming it.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -34,6 +34,20 @@ describe('safetensors pieces', () => {
         expect(pieced.dtype).toBe(whole.dtype);
         expect(pieced.shape).toEqual(whole.shape);
         expect(pieced.bytes()).toEqual(whole.bytes());
+      }
+    } finally {
+      model.close();
+    }
+  });
+
+  it('tells where each tensor lies in its shard: reading that range directly gives readBytes', () => {
+    const model = openSafetensorsModel(join(folder, 'model'));
+    try {
+      for (const name of Object.keys(tensors)) {
+        const { path, offset, byteLength } = model.tensorFileRange(name);
+        expect(byteLength).toBe(model.info(name).byteLength);
+        const direct = readFileSync(path).subarray(offset, offset + byteLength);
+        expect(new Uint8Array(direct)).toEqual(model.readBytes(name));
       }
     } finally {
       model.close();

@@ -263,6 +263,19 @@ export class SafetensorsFile {
     );
   }
 
+  /**
+   * Where tensor `name`'s bytes lie: this file's path and the absolute byte offset, so another
+   * thread can read them itself (row workers reading their share of a tensor in parallel).
+   */
+  tensorFileRange(name: string): {
+    readonly path: string;
+    readonly offset: number;
+    readonly byteLength: number;
+  } {
+    const info = this.info(name);
+    return { path: this.path, offset: this.dataStart + info.dataOffsets[0], byteLength: info.byteLength };
+  }
+
   /** The Tensor `readTensor` returns, from tensor `name`'s bytes already read (see readTensor). */
   tensorFromBytes(name: string, bytes: Uint8Array): Tensor {
     const info = this.info(name);

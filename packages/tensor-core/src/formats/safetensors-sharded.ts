@@ -147,6 +147,15 @@ export class SafetensorsModel {
     this.shard(this.info(name).file).readBytesAt(name, byteOffset, into);
   }
 
+  /** See SafetensorsFile.tensorFileRange (the path is the tensor's shard). */
+  tensorFileRange(name: string): {
+    readonly path: string;
+    readonly offset: number;
+    readonly byteLength: number;
+  } {
+    return this.shard(this.info(name).file).tensorFileRange(name);
+  }
+
   /** See SafetensorsFile.tensorFromBytes. */
   tensorFromBytes(name: string, bytes: Uint8Array): Tensor {
     return this.shard(this.info(name).file).tensorFromBytes(name, bytes);
