@@ -1,7 +1,7 @@
-// Reads and writes the main thread does while row workers compute: the next task's inputs and the
-// previous task's output, queued as pieces of at most 8 MiB. RowWorkerPool.run takes one piece
-// between its polls for the workers, so file IO overlaps the element-wise work while the merge
-// stays synchronous (no event loop, no promises). `drain()` finishes whatever is left.
+// File IO the main thread does while row workers compute: the previous task's output, written
+// in pieces of at most 8 MiB. RowWorkerPool.run takes one piece between its polls for the workers,
+// so writing overlaps the element-wise work while the merge stays synchronous (no event loop, no
+// promises). `finish(ticket)` completes a job and those before it; `drain()` everything.
 
 /** One queued transfer: `step()` moves the next piece and says whether the transfer is complete. */
 export interface BackgroundJob {

@@ -281,7 +281,7 @@ try {
   writeFileSync(join(outDir, 'merge-bench.md'), `${table}\n`);
   writeFileSync(
     join(outDir, 'merge-bench.json'),
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, command: `node dist/bench-merge.js ${process.argv.slice(2).join(' ')}`.trim(), layers, inputBytes, loadAverage: { start: loadAverageAtStart, end: loadavg()[0]! }, results }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, command: `node dist/bench-merge.js ${benchArgs().join(' ')}`.trim(), layers, inputBytes, loadAverage: { start: loadAverageAtStart, end: loadavg()[0]! }, results }, null, 2)}\n`,
   );
 } finally {
   if (!values.keep) rmSync(root, { recursive: true, force: true });
