@@ -112,11 +112,18 @@ describeWithShared('meld merge', files, () => {
     const generated = await runMeld(['generate', '--model', out, '--temperature', '0', '--max-tokens', '30']);
     expect(generated.code, generated.stderr).toBe(0);
     expect(generated.stdout.length).toBeGreaterThan(20);
+    // one thread with the plain JS kernels writes the very same bytes
+    const plain = join(root, 'ties-plain');
+    const again = await runMeld(['merge', config, plain, '--seed', '3', '--threads', '1', '--no-simd']);
+    expect(again.code, again.stderr).toBe(0);
+    const file = 'model.safetensors';
+    expect(Buffer.compare(readFileSync(join(out, file)), readFileSync(join(plain, file)))).toBe(0);
   });
 
   it('errors: bad flags exit 2, a config error names the file line, OUT_DIR stays absent', async () => {
     expect((await runMeld(['merge', 'only-one-arg'])).code).toBe(2);
     expect((await runMeld(['merge', 'a.yml', 'out', '--dtype', 'float8'])).stderr).toMatch(/--dtype/);
+    expect((await runMeld(['merge', 'a.yml', 'out', '--threads', '0'])).stderr).toMatch(/--threads/);
     const config = join(root, 'bad.yml');
     writeFileSync(config, 'merge_method: linear\nmodels:\n  - model: base\n    parameters: {weigth: 1}\n');
     const out = join(root, 'bad-out');

@@ -29,6 +29,11 @@ Options:
   --seed N                seed for DARE/DELLA masks (default: the config's random_seed, else 0)
   --dtype TYPE            output dtype, overrides the config: float32, float16 or bfloat16
                           (default: the config's out_dtype / dtype)
+  --threads N             threads for large tensors, 1-64 (default: 2, or 1 on a one-core machine);
+                          the output bytes are the same for any count
+  --no-simd               run the plain JS kernels instead of the WebAssembly SIMD ones (slower,
+                          same output bytes; for hosts where WebAssembly is unavailable it is
+                          automatic)
   --overwrite             replace OUT_DIR if it exists and is not empty (default: refuse)
   --no-progress           no progress bar (default: a bar when stderr is a terminal)
   --help                  this text
@@ -41,6 +46,8 @@ const flags = {
   'out-shard-size': { type: 'string' },
   seed: { type: 'string' },
   dtype: { type: 'string' },
+  threads: { type: 'string' },
+  'no-simd': { type: 'boolean' },
   overwrite: { type: 'boolean' },
   'no-progress': { type: 'boolean' },
 } as const;
@@ -51,6 +58,13 @@ const optionsSchema = z.object({
   dtype: z
     .enum(['float32', 'float16', 'bfloat16'], { error: '--dtype must be float32, float16 or bfloat16' })
     .optional(),
+  threads: z.coerce
+    .number({ error: '--threads must be an integer from 1 to 64' })
+    .int({ error: '--threads must be an integer from 1 to 64' })
+    .min(1, { error: '--threads must be an integer from 1 to 64' })
+    .max(64, { error: '--threads must be an integer from 1 to 64' })
+    .optional(),
+  'no-simd': z.boolean().default(false),
   overwrite: z.boolean().default(false),
   'no-progress': z.boolean().default(false),
 });
@@ -68,6 +82,8 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     outShardBytes: parseByteSize(options['out-shard-size']),
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
     ...(options.dtype ? { outDType: dtypeOf[options.dtype] } : {}),
+    ...(options.threads !== undefined ? { threads: options.threads } : {}),
+    simd: !options['no-simd'],
     overwrite: options.overwrite,
     onProgress,
   });
