@@ -11,6 +11,8 @@ const PAGE = 65536;
 /** 4 GiB, the most a 32-bit WebAssembly memory can address. */
 const MAXIMUM_PAGES = 65536;
 const ALIGNMENT = 64;
+/** Arena bytes kept for chunk buffers and histograms, never given to tensor-sized buffers. */
+const smallReserveBytes = 64 << 20;
 
 const arenas = new WeakMap<ArrayBufferLike, MergeArena>();
 
@@ -37,9 +39,13 @@ export class MergeArena {
   /** Where the kernels that return a count store it (an i32). */
   private readonly result: Int32Array;
 
-  private constructor(memory: WasmMemory, kernels: MergeKernelExports) {
+  /** The most bytes the arena may hold (at most 4 GiB). */
+  readonly maximumBytes: number;
+
+  private constructor(memory: WasmMemory, kernels: MergeKernelExports, maximumBytes: number) {
     this.memory = memory;
     this.kernels = kernels;
+    this.maximumBytes = maximumBytes;
     arenas.set(memory.buffer, this);
     const slot = this.allocate(4);
     this.result = new Int32Array(slot.buffer, slot.byteOffset, 1);
@@ -65,17 +71,34 @@ export class MergeArena {
     return this.result[0]!;
   }
 
-  /** An arena, or undefined where WebAssembly SIMD or shared memory is unavailable (then everything runs in JS). */
-  static create(): MergeArena | undefined {
+  /**
+   * An arena of at most `maximumBytes` (default and cap: 4 GiB), or undefined where WebAssembly
+   * SIMD or shared memory is unavailable (then everything runs in JS).
+   */
+  static create(maximumBytes = MAXIMUM_PAGES * PAGE): MergeArena | undefined {
     const wasm = webAssembly();
     if (wasm === undefined || typeof SharedArrayBuffer === 'undefined') return undefined;
+    const pages = Math.max(1, Math.min(MAXIMUM_PAGES, Math.floor(maximumBytes / PAGE)));
     try {
-      const memory = new wasm.Memory({ initial: 1, maximum: MAXIMUM_PAGES, shared: true });
+      const memory = new wasm.Memory({ initial: 1, maximum: pages, shared: true });
       const kernels = loadMergeKernels(memory);
-      return kernels ? new MergeArena(memory, kernels) : undefined;
+      return kernels ? new MergeArena(memory, kernels, pages * PAGE) : undefined;
     } catch {
       return undefined;
     }
+  }
+
+  /** Bytes tensor-sized buffers may take in all (what the small buffers' reserve leaves). */
+  get largeBufferBytes(): number {
+    return Math.max(0, this.maximumBytes - smallReserveBytes - ALIGNMENT * 64);
+  }
+
+  /**
+   * Room for a large buffer (a tensor's input or output) of `byteLength` bytes, leaving the last
+   * `smallReserveBytes` to the small ones (chunk buffers, histograms) that must always fit.
+   */
+  fits(byteLength: number): boolean {
+    return Math.ceil(this.top / ALIGNMENT) * ALIGNMENT + byteLength + smallReserveBytes <= this.maximumBytes;
   }
 
   /** Bytes reserved so far. */
@@ -90,8 +113,8 @@ export class MergeArena {
     const have = this.memory.buffer.byteLength;
     if (end > have) {
       const pages = Math.ceil((end - have) / PAGE);
-      if (have / PAGE + pages > MAXIMUM_PAGES)
-        throw new RangeError(`merge arena: ${end} bytes exceed the 4 GiB a WebAssembly memory can hold`);
+      if (have + pages * PAGE > this.maximumBytes)
+        throw new RangeError(`merge arena: ${end} bytes exceed its ${this.maximumBytes} bytes`);
       this.memory.grow(pages);
       arenas.set(this.memory.buffer, this); // a grown memory hands out a new SharedArrayBuffer
     }
@@ -124,21 +147,36 @@ export class MergeArena {
   }
 }
 
-/** A buffer reused across tensors, reallocated in the arena (or on the heap without one) only when it must grow. */
+/**
+ * A buffer reused across tensors: a region of the arena, reallocated there only when it must grow;
+ * a request larger than the arena can still give is served from a separate heap buffer (its
+ * tensor then runs on the JS kernels: same bytes, slower) and the arena region is kept.
+ */
 export class ReusableBuffer {
-  private bytes: Uint8Array | undefined;
+  private region: Uint8Array | undefined;
+  private heap: Uint8Array | undefined;
 
   constructor(
     private readonly arena: MergeArena | undefined,
     private readonly shared = false,
   ) {}
 
+  /** Reserves `byteLength` in the arena up front when it fits (see mergeModels' sizing). */
+  reserve(byteLength: number): void {
+    if (this.arena?.fits(byteLength) && (this.region?.byteLength ?? 0) < byteLength)
+      this.region = this.arena.allocate(byteLength);
+  }
+
   get(byteLength: number): Uint8Array {
-    if (!this.bytes || this.bytes.byteLength < byteLength) {
-      this.bytes = this.arena
-        ? this.arena.allocate(byteLength)
-        : new Uint8Array(this.shared ? new SharedArrayBuffer(byteLength) : new ArrayBuffer(byteLength));
+    if (this.region && this.region.byteLength >= byteLength) return this.region.subarray(0, byteLength);
+    if (this.arena?.fits(byteLength)) {
+      this.region = this.arena.allocate(byteLength);
+      return this.region;
     }
-    return this.bytes.subarray(0, byteLength);
+    if (!this.heap || this.heap.byteLength < byteLength)
+      this.heap = new Uint8Array(
+        this.shared ? new SharedArrayBuffer(byteLength) : new ArrayBuffer(byteLength),
+      );
+    return this.heap.subarray(0, byteLength);
   }
 }

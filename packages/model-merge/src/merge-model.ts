@@ -19,13 +19,17 @@ import { defaultMergeMethods, type MergeMethodRegistry } from './registry';
 import { RowWorkerPool } from './row-workers';
 import { ScratchPool } from './scratch-pool';
 import {
+  bufferSizes,
+  elementBytes,
   InputBuffers,
   type OutputDType,
   readTaskInputs,
   runTask,
   type TaskContext,
   taskDType,
+  taskInputBytes,
 } from './task-runner';
+import { rowGeometry } from './tensor-view';
 
 export type { OutputDType } from './task-runner';
 
@@ -76,10 +80,16 @@ export interface MergeModelOptions {
    * true); false runs the plain JS kernels. The output bytes are the same either way.
    */
   simd?: boolean;
+  /**
+   * Most bytes the SIMD kernels' memory may take (default and cap 4 GiB, a WebAssembly memory's
+   * limit); tensors whose buffers do not fit run on the JS kernels (same bytes).
+   */
+  arenaBytes?: number;
 }
 
 const threadsSchema = z.number().int().min(1).max(64).optional();
 const simdSchema = z.boolean().optional();
+const arenaBytesSchema = z.number().int().min(1).optional();
 
 export interface MergeModelResult {
   readonly outputDir: string;
@@ -141,6 +151,8 @@ export function mergeModels(options: MergeModelOptions): MergeModelResult {
   const threadsResult = threadsSchema.safeParse(options.threads);
   if (!threadsResult.success) throw new ValidationError('threads', 'an integer from 1 to 64');
   if (!simdSchema.safeParse(options.simd).success) throw new ValidationError('simd', 'true or false');
+  if (!arenaBytesSchema.safeParse(options.arenaBytes).success)
+    throw new ValidationError('arenaBytes', 'a positive integer number of bytes');
   const threads = options.threads ?? Math.min(2, availableParallelism());
   const registry = options.registry ?? defaultMergeMethods;
   let config: MergeConfig;
@@ -170,7 +182,7 @@ export function mergeModels(options: MergeModelOptions): MergeModelResult {
   let staged: ReturnType<typeof stageOutputFolder> | undefined;
   let writer: SafetensorsPlannedWriter | undefined;
   // Everything the kernels touch lives in one WebAssembly memory when the host has SIMD (else JS).
-  const arena = options.simd === false ? undefined : MergeArena.create();
+  const arena = options.simd === false ? undefined : MergeArena.create(options.arenaBytes);
   const rowWorkers = threads > 1 ? new RowWorkerPool(threads, arena) : undefined;
   try {
     for (const reference of references) models.set(reference, openInputModel(reference, configFolder));
@@ -211,6 +223,21 @@ export function mergeModels(options: MergeModelOptions): MergeModelResult {
     const reader = rowWorkers?.simd ? rowWorkers : undefined;
     const inputs = new InputBuffers(arena, shared);
     const outputs = Array.from({ length: io ? 2 : 1 }, () => new ReusableBuffer(arena, shared));
+    if (arena) {
+      // reserve the arena for the sizes nearly every task needs; larger tensors use heap buffers
+      const sizes = bufferSizes(
+        plan.tasks.map((task, index) => ({
+          inputs: taskInputBytes(task, models),
+          output: rowGeometry(task.shape).size * elementBytes[dtypes[index]!],
+        })),
+        outputs.length,
+        arena.largeBufferBytes,
+      );
+      for (const output of outputs) output.reserve(sizes.output);
+      sizes.inputs.forEach((bytes, slot) => {
+        inputs.reserve(slot, bytes);
+      });
+    }
     const writes: number[] = [];
     const tasks = plan.tasks;
     let inputsInUse = false;

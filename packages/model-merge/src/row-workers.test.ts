@@ -88,19 +88,22 @@ models:
 dtype: ${dtype}
 random_seed: 7
 `;
-      const outputs = [0, 1, 2, 3].map((threads) => {
-        const outputDir = join(root, `${method}-${first}-${second}-${dtype}-${threads}`);
+      // 0: one thread, plain JS kernels; 4: two threads with an arena too small for the large
+      // head, which then runs on heap buffers and the JS kernels while the rest uses the arena
+      const outputs = [0, 1, 2, 3, 4].map((run) => {
+        const outputDir = join(root, `${method}-${first}-${second}-${dtype}-${run}`);
         const result = mergeModels({
           config,
           outputDir,
-          threads: Math.max(1, threads),
-          simd: threads > 0, // 0: one thread, plain JS kernels
+          threads: run === 4 ? 2 : Math.max(1, run),
+          simd: run > 0,
+          ...(run === 4 ? { arenaBytes: (64 + 3) << 20 } : {}),
           outShardBytes: 1_000_000,
         });
         return { outputDir, result };
       });
       const [single, ...others] = outputs as [(typeof outputs)[0], ...typeof outputs];
-      const parallel = others.slice(1);
+      const parallel = others.slice(1, 3);
       expect(single.result.parallelTensors).toBe(0);
       expect(others[0]!.result.parallelTensors).toBe(0);
       const files = readdirSync(single.outputDir).sort();

@@ -605,6 +605,10 @@ export class RowWorkerPool {
    * Reads file ranges into arena buffers on the workers (SIMD pools only), the bytes split evenly
    * between them; the calling thread does its background IO meanwhile.
    */
+  canRead(into: Uint8Array): boolean {
+    return this.arena?.owns(into) ?? false;
+  }
+
   readFiles(pieces: readonly { path: string; offset: number; into: Uint8Array }[]): void {
     const arena = this.arena;
     if (arena === undefined) throw new RowWorkerError('file reads on the workers need the arena');

@@ -67,14 +67,59 @@ export class InputBuffers {
     private readonly shared: boolean,
   ) {}
 
-  input(slot: number, byteLength: number): Uint8Array {
+  private slot(slot: number): ReusableBuffer {
     this.inputs[slot] ??= new ReusableBuffer(this.arena, this.shared);
-    return this.inputs[slot].get(byteLength);
+    return this.inputs[slot];
   }
+
+  input(slot: number, byteLength: number): Uint8Array {
+    return this.slot(slot).get(byteLength);
+  }
+
+  reserve(slot: number, byteLength: number): void {
+    this.slot(slot).reserve(byteLength);
+  }
+}
+
+/** Bytes of each input slot (slot 0: the base or a copy's input; then the models) of a task. */
+export function taskInputBytes(task: MergeTask, models: ReadonlyMap<string, InputModel>): number[] {
+  const reads = task.kind === 'copy' ? [task.inputs[0]!] : [task.base, ...task.inputs];
+  return reads.map((input) => (input ? models.get(input.model)!.source.info(input.tensor).byteLength : 0));
+}
+
+/**
+ * How large to reserve each input slot and the output buffers in an arena of `budget` bytes: the
+ * largest sizes for which every task but the biggest outliers (a huge embedding) fits, so that
+ * those outliers, not every other tensor, are the ones left to heap buffers and the JS kernels.
+ */
+export function bufferSizes(
+  tasks: readonly { readonly inputs: readonly number[]; readonly output: number }[],
+  outputBuffers: number,
+  budget: number,
+): { inputs: number[]; output: number } {
+  const order = [...tasks].sort(
+    (a, b) =>
+      b.inputs.reduce((x, y) => x + y, 0) + b.output - (a.inputs.reduce((x, y) => x + y, 0) + a.output),
+  );
+  for (let skip = 0; skip < order.length; skip++) {
+    const kept = order.slice(skip);
+    const inputs: number[] = [];
+    let output = 0;
+    for (const task of kept) {
+      task.inputs.forEach((bytes, slot) => {
+        inputs[slot] = Math.max(inputs[slot] ?? 0, bytes);
+      });
+      output = Math.max(output, task.output);
+    }
+    if (inputs.reduce((x, y) => x + y, 0) + outputBuffers * output <= budget) return { inputs, output };
+  }
+  return { inputs: [], output: 0 };
 }
 
 /** Reads byte ranges of files into arena buffers on other threads (RowWorkerPool.readFiles). */
 export interface ParallelReader {
+  /** Whether `into` is a buffer the reader's threads can fill (one in its arena). */
+  canRead(into: Uint8Array): boolean;
   readFiles(pieces: readonly FilePiece[]): void;
 }
 
@@ -107,9 +152,11 @@ export function readTaskInputs(
     reader !== undefined &&
     reads.every((input, slot) => input === undefined || (ranges[slot] && sources[slot]!.tensorFromBytes)) &&
     ranges.reduce((sum, range) => sum + (range?.byteLength ?? 0), 0) >= parallelReadMinimumBytes;
+  const into = parallel
+    ? ranges.map((range, slot) => (range ? buffers.input(slot, range.byteLength) : undefined))
+    : [];
   let tensors: (Tensor | undefined)[];
-  if (parallel) {
-    const into = ranges.map((range, slot) => (range ? buffers.input(slot, range.byteLength) : undefined));
+  if (parallel && into.every((bytes) => bytes === undefined || reader.canRead(bytes))) {
     reader.readFiles(
       ranges.flatMap((range, slot) =>
         range ? [{ path: range.path, offset: range.offset, into: into[slot]! }] : [],

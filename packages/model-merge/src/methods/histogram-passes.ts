@@ -27,8 +27,12 @@ export function histogramPassCounted(sparsifiers: readonly Sparsifier[], pass: n
 /** Whether learning pass `pass` can run on the row workers (SIMD pool, histogram-only pass, shared inputs). */
 export function histogramPassRunsOnWorkers(input: HistogramPassInput, pass: number): boolean {
   const { pool, sparsifiers, base, models, cache } = input;
+  const inArena = (elements: RawElements | undefined) =>
+    elements !== undefined && pool.arena?.owns(elements.array) === true;
   return (
     pool.simd &&
+    inArena(base) &&
+    models.every(inArena) &&
     pool.accepts(
       [base, ...models, ...(cache ?? []).map((array) => ({ dtype: 'f32' as const, array }))],
       base,
