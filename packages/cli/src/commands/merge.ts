@@ -31,9 +31,8 @@ Options:
                           (default: the config's out_dtype / dtype)
   --threads N             threads for large tensors, 1-64 (default: 2, or 1 on a one-core machine);
                           the output bytes are the same for any count
-  --no-simd               run the plain JS kernels instead of the WebAssembly SIMD ones (slower,
-                          same output bytes; for hosts where WebAssembly is unavailable it is
-                          automatic)
+  --no-simd               run the plain JS kernels: slower, same output bytes (default: the
+                          WebAssembly SIMD kernels where the host has them)
   --overwrite             replace OUT_DIR if it exists and is not empty (default: refuse)
   --no-progress           no progress bar (default: a bar when stderr is a terminal)
   --help                  this text
