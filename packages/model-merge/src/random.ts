@@ -46,3 +46,48 @@ export function applyBernoulli(
     values[i] = uniformAt(key, offset + i) < density ? values[i]! * factor : 0;
   }
 }
+
+/** Ranks (0-based, ascending |x|, ties by index) of one row, normalised to [0, 1]. */
+export function normalisedRowRanks(row: Float32Array, keys: Float64Array, ranks: Float32Array): void {
+  const n = row.length;
+  const bits = new Uint32Array(1);
+  const floats = new Float32Array(bits.buffer);
+  for (let i = 0; i < n; i++) {
+    floats[0] = Math.abs(row[i]!);
+    keys[i] = bits[0]! * n + i; // exact below 2^53 for rows up to 2^21 elements
+  }
+  const sorted = keys.subarray(0, n).sort();
+  for (let r = 0; r < n; r++) {
+    const index = sorted[r]! % n;
+    ranks[index] = n > 1 ? r / (n - 1) : 0.5;
+  }
+}
+
+/**
+ * DELLA's keep, in place, row by row (whole rows of `rowLength`; `offset` is the first element's
+ * index in the tensor): element i of a row is kept with probability p = density − ε + 2ε·rank/(n−1)
+ * (rank of |x| in its row) and rescaled by 1/p (`inverse`) or by `factor`; the rest become 0.
+ * Top level, calling only this module's functions: row workers run it from its source.
+ */
+export function applyDella(
+  values: Float32Array,
+  offset: number,
+  rowLength: number,
+  key: number,
+  density: number,
+  epsilon: number,
+  factor: number,
+  inverse: boolean,
+): void {
+  const keys = new Float64Array(rowLength);
+  const ranks = new Float32Array(rowLength);
+  for (let start = 0; start < values.length; start += rowLength) {
+    const row = values.subarray(start, start + rowLength);
+    normalisedRowRanks(row, keys, ranks);
+    for (let i = 0; i < rowLength; i++) {
+      const p = density - epsilon + 2 * epsilon * ranks[i]!;
+      const v = row[i]!;
+      row[i] = uniformAt(key, offset + start + i) < p ? (inverse ? v / p : v * factor) : 0;
+    }
+  }
+}

@@ -71,7 +71,7 @@ describeWithShared('JS kernels vs SIMD kernels on threads 1, 2 and 3', storiesFi
     ['ties', 'bf16', 'nearA', 'b', 'density: 0.3, ', true],
     ['dare_ties', 'bf16', 'a', 'b', 'density: 0.5, ', true],
     ['task_arithmetic', 'float16', 'f32a', 'b', '', true],
-    ['della', 'bf16', 'a', 'b', 'density: 0.5, ', false],
+    ['della', 'bf16', 'a', 'b', 'density: 0.5, ', true],
   ] as const;
   for (const [method, dtype, first, second, extra, parallelPath] of cases) {
     it(`${method} (${first}, ${second} → ${dtype}) writes the same bytes in JS and with SIMD on 1, 2 and 3 threads`, () => {

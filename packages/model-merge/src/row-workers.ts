@@ -17,7 +17,7 @@ import type { BackgroundIO } from './background-io';
 import { type MergeArena, ReusableBuffer } from './merge-arena';
 import { applyTopK, countEqualMagnitude, type SparsifierSpec } from './methods/sparsify';
 import { consensusKernel, sumKernel } from './methods/task-arithmetic';
-import { applyBernoulli, mix32, uniformAt } from './random';
+import { applyBernoulli, applyDella, mix32, normalisedRowRanks, uniformAt } from './random';
 import { mergeKernelModuleBytes } from './simd/kernels';
 import {
   addScaled,
@@ -251,6 +251,8 @@ function workerMain(
       factor: number;
       key: number;
       density: number;
+      epsilon: number;
+      inverse: boolean;
     }[];
     const seen = specs.map((spec) => spec.seen ?? 0);
     const counts = new Float64Array(models.length);
@@ -305,6 +307,17 @@ function workerMain(
           seen[index] = kernels.applyTopK!(delta, spec.last, spec.quota, seen[index], spec.factor);
         else if (spec.kind === 'bernoulli')
           kernels.applyBernoulli!(delta, start, spec.key, spec.density, spec.factor);
+        else if (spec.kind === 'della')
+          kernels.applyDella!(
+            delta,
+            start,
+            rowLength,
+            spec.key,
+            spec.density,
+            spec.epsilon,
+            spec.factor,
+            spec.inverse,
+          );
         sparse.push(delta);
       }
       if (countOnly) continue;
@@ -472,10 +485,11 @@ function workerSource(): string {
     applyTopK,
     countEqualMagnitude,
     applyBernoulli,
+    applyDella,
     consensusKernel,
     sumKernel,
   };
-  const helpers = [mix32, uniformAt];
+  const helpers = [mix32, uniformAt, normalisedRowRanks];
   const entries = Object.entries(kernels).map(([name, f]) => `${name}: ${f.name}`);
   return [
     "const { workerData } = require('node:worker_threads');",

@@ -9,7 +9,7 @@
 import { ValidationError } from '@meld/tensor-core';
 import { arenaOf } from '../merge-arena';
 import { MagnitudeRankSelector } from '../radix-select';
-import { applyBernoulli, uniformAt } from '../random';
+import { applyBernoulli, applyDella, normalisedRowRanks, uniformAt } from '../random';
 
 export type SparsificationMethod =
   | 'none'
@@ -100,7 +100,15 @@ export type SparsifierSpec =
       readonly seen: number;
       readonly factor: number;
     }
-  | { readonly kind: 'bernoulli'; readonly key: number; readonly density: number; readonly factor: number };
+  | { readonly kind: 'bernoulli'; readonly key: number; readonly density: number; readonly factor: number }
+  | {
+      readonly kind: 'della';
+      readonly key: number;
+      readonly density: number;
+      readonly epsilon: number;
+      readonly factor: number;
+      readonly inverse: boolean;
+    };
 
 /**
  * Top-k keep in place: |x| > last, and the first (quota − seen) elements equal to it; returns the
@@ -330,22 +338,6 @@ function rankWindowSparsifier(low: number, high: number, rescale: boolean): Spar
   };
 }
 
-/** Ranks (0-based, ascending |x|, ties by index) of one row, normalised to [0, 1]. */
-function normalisedRowRanks(row: Float32Array, keys: Float64Array, ranks: Float32Array): void {
-  const n = row.length;
-  const bits = new Uint32Array(1);
-  const floats = new Float32Array(bits.buffer);
-  for (let i = 0; i < n; i++) {
-    floats[0] = Math.abs(row[i]!);
-    keys[i] = bits[0]! * n + i; // exact below 2^53 for rows up to 2^21 elements
-  }
-  const sorted = keys.subarray(0, n).sort();
-  for (let r = 0; r < n; r++) {
-    const index = sorted[r]! % n;
-    ranks[index] = n > 1 ? r / (n - 1) : 0.5;
-  }
-}
-
 function dellaProbabilities(rowLength: number, density: number, epsilon: number) {
   const keys = new Float64Array(rowLength);
   const ranks = new Float32Array(rowLength);
@@ -430,14 +422,8 @@ export function createSparsifier(
       factor = l1Factor(oldNorm, newNorm);
     },
     apply(values, offset) {
-      const kept = new Float32Array(values.length);
-      for (let start = 0; start < values.length; start += rowLength) {
-        probabilities(values, start, (index, p) => {
-          if (uniformAt(key, offset + index) < p)
-            kept[index] = inverse ? values[index]! / p : values[index]! * factor;
-        });
-      }
-      values.set(kept);
+      applyDella(values, offset, rowLength, key, density, epsilon, factor, inverse);
     },
+    workerSpec: () => ({ kind: 'della', key, density, epsilon, factor, inverse }),
   };
 }
