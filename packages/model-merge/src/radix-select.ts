@@ -59,12 +59,14 @@ export class MagnitudeRankSelector {
    */
   endHigh(): boolean {
     if (this.windowUsed) return true; // already resolved from the window
-    if (!this.highCounted && this.arenaHigh === undefined) return this.resolveFromWindow();
     if (this.arenaHigh) {
       for (let bucket = 0; bucket < 65536; bucket++) this.high[bucket]! += this.arenaHigh[bucket]!;
       this.arena!.returnHistogram(this.arenaHigh);
       this.arenaHigh = undefined;
     }
+    // a window that holds every wanted rank settles them (and their low bits) by itself
+    if (this.resolveFromWindow()) return true;
+    if (!this.highCounted) return false;
     this.buckets = [];
     this.greaterAbove = [];
     for (const rank of this.ranks) {
@@ -78,16 +80,6 @@ export class MagnitudeRankSelector {
       this.buckets.push(bucket);
       this.greaterAbove.push(above);
     }
-    const window = this.window;
-    const counts = this.windowCounts;
-    if (window && counts && this.buckets.every((b) => b >= window.low && b < window.low + window.count)) {
-      for (const [rank, bucket] of this.buckets.entries()) {
-        const offset = (bucket - window.low) * 65536;
-        this.addLow(rank, counts.subarray(offset, offset + 65536));
-      }
-      this.windowUsed = true;
-    }
-    this.windowCounts = undefined;
     return true;
   }
 
