@@ -8,7 +8,7 @@ export interface BackgroundJob {
   step(): boolean;
 }
 
-export const pieceBytes = 8 << 20;
+const pieceBytes = 8 << 20;
 
 export class BackgroundIO {
   private readonly queue: BackgroundJob[] = [];
@@ -40,12 +40,6 @@ export class BackgroundIO {
   /** Completes every queued job, in order. */
   drain(): void {
     while (this.step()) {}
-  }
-
-  /** Drops what is queued (after a failure). */
-  clear(): void {
-    this.finished += this.queue.length;
-    this.queue.length = 0;
   }
 }
 

@@ -65,12 +65,6 @@ export class MergeArena {
     return this.result[0]!;
   }
 
-  /** The SIMD count of |values[i]| === last. */
-  countEqualMagnitude(values: Float32Array, last: number): number {
-    this.kernels.countEqualMagnitude(values.byteOffset, values.length, last, this.result.byteOffset);
-    return this.result[0]!;
-  }
-
   /**
    * An arena of at most `maximumBytes` (default and cap: 4 GiB), or undefined where WebAssembly
    * SIMD or shared memory is unavailable (then everything runs in JS).
@@ -99,11 +93,6 @@ export class MergeArena {
    */
   fits(byteLength: number): boolean {
     return Math.ceil(this.top / ALIGNMENT) * ALIGNMENT + byteLength + smallReserveBytes <= this.maximumBytes;
-  }
-
-  /** Bytes reserved so far. */
-  get reservedBytes(): number {
-    return this.top;
   }
 
   /** `byteLength` bytes (64-byte aligned) that stay reserved for the arena's life; contents not zeroed after reuse. */

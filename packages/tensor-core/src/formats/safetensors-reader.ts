@@ -244,26 +244,6 @@ export class SafetensorsFile {
   }
 
   /**
-   * `into.byteLength` bytes of tensor `name` starting `byteOffset` bytes into its data: a tensor read
-   * in pieces (a caller interleaving reads with other work); `tensorFromBytes` then makes the Tensor.
-   */
-  readBytesAt(name: string, byteOffset: number, into: Uint8Array): void {
-    const info = this.info(name);
-    if (!Number.isInteger(byteOffset) || byteOffset < 0 || byteOffset + into.byteLength > info.byteLength) {
-      throw new ValidationError(
-        'byteOffset',
-        `tensor '${name}' has ${info.byteLength} bytes: cannot read ${into.byteLength} at ${byteOffset}`,
-      );
-    }
-    this.file.read(
-      this.dataStart + info.dataOffsets[0] + byteOffset,
-      into.byteLength,
-      `tensor '${name}'`,
-      into,
-    );
-  }
-
-  /**
    * Where tensor `name`'s bytes lie: this file's path and the absolute byte offset, so another
    * thread can read them itself (row workers reading their share of a tensor in parallel).
    */

@@ -142,11 +142,6 @@ export class SafetensorsModel {
     return this.shard(this.info(name).file).readTensor(name, into);
   }
 
-  /** See SafetensorsFile.readBytesAt (a piece of a tensor). */
-  readBytesAt(name: string, byteOffset: number, into: Uint8Array): void {
-    this.shard(this.info(name).file).readBytesAt(name, byteOffset, into);
-  }
-
   /** See SafetensorsFile.tensorFileRange (the path is the tensor's shard). */
   tensorFileRange(name: string): {
     readonly path: string;
