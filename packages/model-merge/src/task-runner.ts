@@ -81,10 +81,16 @@ export class InputBuffers {
   }
 }
 
-/** Bytes of each input slot (slot 0: the base or a copy's input; then the models) of a task. */
+/** A task's inputs by slot: slot 0 the base (absent without one) or a copy's input, then the models. */
+function taskReads(task: MergeTask): (MergeTask['base'] | undefined)[] {
+  return task.kind === 'copy' ? [task.inputs[0]!] : [task.base, ...task.inputs];
+}
+
+/** Bytes of each input slot of a task (see taskReads). */
 export function taskInputBytes(task: MergeTask, models: ReadonlyMap<string, InputModel>): number[] {
-  const reads = task.kind === 'copy' ? [task.inputs[0]!] : [task.base, ...task.inputs];
-  return reads.map((input) => (input ? models.get(input.model)!.source.info(input.tensor).byteLength : 0));
+  return taskReads(task).map((input) =>
+    input ? models.get(input.model)!.source.info(input.tensor).byteLength : 0,
+  );
 }
 
 /**
@@ -143,7 +149,7 @@ export function readTaskInputs(
   buffers: InputBuffers,
   reader: ParallelReader | undefined,
 ): (Tensor | undefined)[] {
-  const reads = task.kind === 'copy' ? [task.inputs[0]!] : [task.base, ...task.inputs];
+  const reads = taskReads(task);
   const sources = reads.map((input) => (input ? models.get(input.model)!.source : undefined));
   const ranges = reads.map((input, slot) =>
     input ? sources[slot]!.tensorFileRange?.(input.tensor) : undefined,
